@@ -1,0 +1,77 @@
+"""The one exception tree of pricewatch.
+
+Library errors (aiohttp, SQLAlchemy, YAML, pydantic) are converted at the module that talks to
+the library, with ``raise ... from exc``, so callers only ever catch these::
+
+    PricewatchError
+     ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: path: why
+     ├── StorageError                             the database refused or is unreachable
+     │    └── StorageUnavailable                  a temporary outage; the write may be retried
+     ├── FetchError                               a page could not be fetched; carries an Outcome
+     ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector, regex)
+     └── NotifyError                              an alert could not be delivered
+
+Failed *checks* are not exceptions: a 404 or a missing price is a normal result recorded as a
+row with an outcome. Exceptions are for the program's own failures and for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pricewatch.models import Outcome
+
+
+class PricewatchError(Exception):
+    """Base class of every error pricewatch raises on purpose."""
+
+
+class ConfigError(PricewatchError, ValueError):
+    """A configuration file or value is invalid; the message names file, line and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}{field}{self.message}"
+
+
+class StorageError(PricewatchError):
+    """The database rejected an operation."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached right now; retrying later may succeed."""
+
+
+class FetchError(PricewatchError):
+    """A page could not be fetched; ``outcome`` says how it failed."""
+
+    def __init__(self, outcome: Outcome, message: str, *, http_status: int | None = None) -> None:
+        self.outcome = outcome
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class ExtractionError(PricewatchError, ValueError):
+    """An extraction rule (selector, XPath, regex) cannot be used."""
+
+
+class NotifyError(PricewatchError):
+    """A notification could not be delivered."""
