@@ -5,6 +5,7 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
 
     PricewatchError
      ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: path: why
+     │    └── ConfigErrors                        several of those, one per line
      ├── StorageError                             the database refused or is unreachable
      │    └── StorageUnavailable                  a temporary outage; the write may be retried
      ├── FetchError                               a page could not be fetched; carries an Outcome
@@ -50,6 +51,18 @@ class ConfigError(PricewatchError, ValueError):
             where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
         field = f"{self.field}: " if self.field else ""
         return f"{where}{field}{self.message}"
+
+
+class ConfigErrors(ConfigError):
+    """Several problems in one file, reported together, one per line."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, file=first.file, line=first.line, field=first.field)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 class StorageError(PricewatchError):

@@ -156,3 +156,12 @@ class Check:
             raise ValueError(f"a {self.outcome} check cannot carry a price")
         if self.observed_at.tzinfo is None:
             raise ValueError("observed_at must be timezone-aware (UTC)")
+
+
+def plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros a NUMERIC(20, 6) column adds, without switching to exponent form:
+    ``1226.000000`` -> ``1226``, ``24.990000`` -> ``24.99``."""
+    normalized = value.normalize()
+    if normalized == normalized.to_integral_value():
+        return normalized.quantize(Decimal(1))
+    return normalized

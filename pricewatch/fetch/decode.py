@@ -1,0 +1,46 @@
+"""Bytes to text: charset from the header, then the page's meta tag, then detection.
+
+Undecodable bytes become U+FFFD; decoding never raises."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+
+
+def _known(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().strip("\"'")).name
+    except LookupError:
+        return None
+
+
+def sniff_charset(body: bytes) -> str | None:
+    """The charset a page declares in its first 4 KB, if any (BOMs first)."""
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    match = _META_CHARSET.search(body[:4096])
+    return _known(match.group(1).decode("ascii", "replace")) if match else None
+
+
+def decode(body: bytes, header_charset: str | None) -> tuple[str, str]:
+    """Return (text, charset used)."""
+    charset = _known(header_charset) or sniff_charset(body)
+    if charset is None:
+        try:
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            # Pages without a declaration that are not UTF-8 are overwhelmingly Windows-1252
+            # (the WHATWG default for undeclared Western pages).
+            charset = "cp1252"
+    if charset in ("ascii", "iso8859-1", "latin-1"):
+        charset = "cp1252"  # browsers treat these labels as windows-1252, and so do shops
+    return body.decode(charset, errors="replace"), charset

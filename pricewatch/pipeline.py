@@ -1,0 +1,98 @@
+"""One check of one offer: fetch -> extract -> a Check (always; failures too).
+
+Storing, alerting and metrics are the caller's: this module turns an offer into a result and
+never raises for anything a web page can do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pricewatch.extract import extract
+from pricewatch.fetch import Fetcher
+from pricewatch.models import Check, Extraction, FetchResult, Offer, Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What the last good check left behind, for conditional requests."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    check: Check | None = None  # the last ok check, reused when the server answers 304
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    check: Check
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def check_offer(
+    offer: Offer,
+    fetcher: Fetcher,
+    *,
+    previous: Previous | None = None,
+    clock: Clock = utcnow,
+) -> CheckResult:
+    """Run one check; every path ends in a Check with an outcome."""
+    observed_at = clock()
+    started = time.perf_counter()
+    try:
+        fetched = await fetcher.fetch(offer.url, offer.fetch)
+        check = _to_check(offer, fetched, observed_at, started, previous)
+    except Exception as exc:  # noqa: BLE001 - a bug must cost one row, not the round
+        log.exception("check of %s failed unexpectedly", offer.key)
+        check = Check(offer.key, observed_at, Outcome.ERROR,
+                      duration_ms=_ms(started), error=f"internal error: {exc!r}"[:500])
+        return CheckResult(check)
+    return CheckResult(check, etag=fetched.etag, last_modified=fetched.last_modified)
+
+
+def _to_check(
+    offer: Offer,
+    fetched: FetchResult,
+    observed_at: datetime,
+    started: float,
+    previous: Previous | None,
+) -> Check:
+    common = {
+        "offer_key": offer.key,
+        "observed_at": observed_at,
+        "http_status": fetched.status,
+        "attempts": fetched.attempts,
+    }
+    if fetched.not_modified and previous is not None and previous.check is not None:
+        last = previous.check
+        return Check(**common, outcome=Outcome.OK, price=last.price, currency=last.currency,
+                     in_stock=last.in_stock, extractor=last.extractor, title=last.title,
+                     unchanged=True, duration_ms=_ms(started))
+    if fetched.outcome is not Outcome.OK:
+        return Check(**common, outcome=fetched.outcome, error=fetched.error,
+                     duration_ms=_ms(started))
+    found: Extraction = extract(fetched.text, url=fetched.url, spec=offer.extract)
+    if found.price is None:
+        return Check(**common, outcome=Outcome.NO_PRICE, in_stock=found.in_stock,
+                     title=found.title, extractor=found.extractor,
+                     error=found.error or "no price found", duration_ms=_ms(started))
+    return Check(**common, outcome=Outcome.OK, price=found.price, currency=found.currency,
+                 in_stock=found.in_stock, title=found.title, extractor=found.extractor,
+                 duration_ms=_ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

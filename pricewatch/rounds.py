@@ -1,0 +1,105 @@
+"""A check round: every given offer checked once, results written through the batching writer.
+
+Offers are grouped into one lane per host, with as many workers as the host may have requests
+in flight; so a round of 100,000 offers runs a few hundred tasks, not 100,000, and a slow host
+only ever occupies its own lane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.fetch import Fetcher
+from pricewatch.models import Check, Offer, Outcome
+from pricewatch.pipeline import CheckResult, Previous, check_offer
+from pricewatch.store.repository import PendingCheck, latest_checks, offer_rows
+from pricewatch.store.writer import CheckWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RoundSummary:
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def outcomes(self) -> Counter[Outcome]:
+        return Counter(c.outcome for c in self.checks)
+
+    @property
+    def ok(self) -> int:
+        return self.outcomes[Outcome.OK]
+
+    @property
+    def failed(self) -> int:
+        return len(self.checks) - self.ok
+
+    def line(self) -> str:
+        parts = ", ".join(f"{o.value} {n}" for o, n in sorted(self.outcomes.items()))
+        return f"{len(self.checks)} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
+
+
+async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str, Previous]:
+    """Validators and the last good check per offer, for conditional requests."""
+    async with engine.connect() as conn:
+        rows = {row.id: row for row in await offer_rows(conn)}
+        good = await latest_checks(conn, ids.values(), ok_only=True)
+    out: dict[str, Previous] = {}
+    for key, oid in ids.items():
+        row = rows.get(oid)
+        if row is None:
+            continue
+        last = good.get(oid)
+        if last is not None and row.title:
+            last = Check(**{**_fields(last), "title": row.title})
+        out[key] = Previous(etag=row.etag, last_modified=row.last_modified, check=last)
+    return out
+
+
+def _fields(check: Check) -> dict[str, object]:
+    return {name: getattr(check, name) for name in Check.__dataclass_fields__}
+
+
+async def run_round(
+    offers: Sequence[Offer],
+    *,
+    fetcher: Fetcher,
+    writer: CheckWriter,
+    ids: Mapping[str, int],
+    previous: Mapping[str, Previous] | None = None,
+    on_check: Callable[[Offer, CheckResult], None] | None = None,
+) -> RoundSummary:
+    """Check every offer once; each result is queued on ``writer`` as soon as it exists."""
+    started = time.perf_counter()
+    summary = RoundSummary()
+    lanes: dict[str, list[Offer]] = defaultdict(list)
+    for offer in offers:
+        lanes[(urlsplit(offer.url).hostname or "").lower()].append(offer)
+
+    async def worker(queue: list[Offer]) -> None:
+        while queue:
+            offer = queue.pop()
+            result = await check_offer(offer, fetcher, previous=(previous or {}).get(offer.key))
+            summary.checks.append(result.check)
+            writer.add(PendingCheck(ids[offer.key], result.check, result.etag,
+                                    result.last_modified))
+            if on_check is not None:
+                on_check(offer, result)
+
+    tasks = []
+    for lane in lanes.values():
+        lane.reverse()  # pop() from the end keeps the config's order
+        workers = max(1, min(len(lane), lane[0].fetch.per_host_concurrency))
+        tasks.extend(asyncio.create_task(worker(lane)) for _ in range(workers))
+    await asyncio.gather(*tasks)
+    summary.seconds = time.perf_counter() - started
+    return summary

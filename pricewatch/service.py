@@ -1,0 +1,66 @@
+"""Wiring: the engine, the catalogue sync, the fetcher and the writer for one process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.config import Settings
+from pricewatch.fetch import Fetcher
+from pricewatch.models import Offer
+from pricewatch.pipeline import CheckResult, utcnow
+from pricewatch.rounds import RoundSummary, load_previous, run_round
+from pricewatch.store import migrate
+from pricewatch.store.engine import create_engine
+from pricewatch.store.repository import sync_catalog
+from pricewatch.store.writer import CheckWriter, classify
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[AsyncEngine]:
+    """An engine on the configured database, migrated to the newest schema."""
+    engine = create_engine(settings.database_url, echo=settings.model.database.echo)
+    try:
+        if upgrade:
+            await migrate.upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def sync(engine: AsyncEngine, offers: list[Offer]) -> dict[str, int]:
+    try:
+        async with engine.begin() as conn:
+            return await sync_catalog(conn, offers, utcnow())
+    except SQLAlchemyError as exc:
+        raise classify(exc) from exc
+
+
+@dataclass
+class OnceResult:
+    summary: RoundSummary
+    written: int
+
+
+async def run_once(
+    settings: Settings, *, on_check: Callable[[Offer, CheckResult], None] | None = None
+) -> OnceResult:
+    """`pricewatch once`: check every active offer one time and store every check."""
+    offers = settings.offers()
+    async with open_database(settings) as engine:
+        ids = await sync(engine, offers)
+        previous = await load_previous(engine, ids)
+        writer = CheckWriter(engine)
+        async with Fetcher(settings.model.http) as fetcher:
+            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                      previous=previous, on_check=on_check)
+        await writer.close()
+    log.info("round done: %s", summary.line())
+    return OnceResult(summary, writer.written)

@@ -1,0 +1,229 @@
+"""Queries: each takes an open connection and returns domain types.
+
+Callers own transactions; these functions never commit, so a caller can group them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pricewatch.models import Check, Offer, Outcome, plain
+from pricewatch.store.tables import checks, offers, products
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    """An offer as stored: its id and the state kept between checks."""
+
+    id: int
+    key: str
+    product_id: str
+    store: str
+    url: str
+    active: bool
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime) -> dict[
+    str, int
+]:
+    """Make products/offers match the config: add new ones, update changed ones, mark the rest
+    inactive (their history stays). Returns ``offer key -> offer id`` for the wanted offers."""
+    names: dict[str, str] = {}
+    for offer in wanted:
+        names.setdefault(offer.product_id, offer.product_name)
+
+    existing_products = {
+        row.id: row for row in (await conn.execute(select(products))).all()
+    }
+    new_products = [
+        {"id": pid, "name": name, "active": True, "created_at": now, "updated_at": now}
+        for pid, name in names.items()
+        if pid not in existing_products
+    ]
+    if new_products:
+        await conn.execute(insert(products), new_products)
+    for pid, row in existing_products.items():
+        active = pid in names
+        if row.active != active or (active and row.name != names[pid]):
+            await conn.execute(
+                update(products)
+                .where(products.c.id == pid)
+                .values(active=active, name=names.get(pid, row.name), updated_at=now)
+            )
+
+    existing = {row.key: row for row in (await conn.execute(select(offers))).all()}
+    wanted_keys = {offer.key for offer in wanted}
+    new_offers = [
+        {
+            "key": offer.key,
+            "product_id": offer.product_id,
+            "store": offer.store,
+            "url": offer.url,
+            "active": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for offer in wanted
+        if offer.key not in existing
+    ]
+    if new_offers:
+        await conn.execute(insert(offers), new_offers)
+    for offer in wanted:
+        row = existing.get(offer.key)
+        if row is not None and (not row.active or row.url != offer.url):
+            values: dict[str, Any] = {"active": True, "url": offer.url, "updated_at": now}
+            if row.url != offer.url:  # validators of the old page say nothing about the new one
+                values.update(etag=None, last_modified=None)
+            await conn.execute(update(offers).where(offers.c.id == row.id).values(**values))
+    for key, row in existing.items():
+        if key not in wanted_keys and row.active:
+            await conn.execute(
+                update(offers).where(offers.c.id == row.id).values(active=False, updated_at=now)
+            )
+
+    ids = await conn.execute(select(offers.c.key, offers.c.id).where(offers.c.key.in_(wanted_keys)))
+    return {key: oid for key, oid in ids.all()}
+
+
+async def offer_rows(conn: AsyncConnection, *, active_only: bool = True) -> list[OfferRow]:
+    query = select(offers).order_by(offers.c.key)
+    if active_only:
+        query = query.where(offers.c.active.is_(True))
+    return [_offer_row(row) for row in (await conn.execute(query)).all()]
+
+
+def _offer_row(row: Row[Any]) -> OfferRow:
+    return OfferRow(
+        id=row.id,
+        key=row.key,
+        product_id=row.product_id,
+        store=row.store,
+        url=row.url,
+        active=row.active,
+        title=row.title,
+        etag=row.etag,
+        last_modified=row.last_modified,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    """A check waiting to be written, with the offer state it updates."""
+
+    offer_id: int
+    check: Check
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) -> None:
+    """Write checks in one executemany, and the offers' validators/titles they carry."""
+    if not pending:
+        return
+    await conn.execute(
+        insert(checks),
+        [
+            {
+                "offer_id": p.offer_id,
+                "observed_at": p.check.observed_at,
+                "outcome": p.check.outcome.value,
+                "price": p.check.price,
+                "currency": p.check.currency,
+                "in_stock": p.check.in_stock,
+                "http_status": p.check.http_status,
+                "duration_ms": p.check.duration_ms,
+                "attempts": p.check.attempts,
+                "extractor": p.check.extractor,
+                "unchanged": p.check.unchanged,
+                "error": p.check.error,
+            }
+            for p in pending
+        ],
+    )
+    # Only the latest state per offer matters; one UPDATE per offer in the batch.
+    state: dict[int, dict[str, Any]] = {}
+    for p in pending:
+        if p.check.outcome is Outcome.OK:
+            entry = state.setdefault(p.offer_id, {})
+            entry["etag"] = p.etag
+            entry["last_modified"] = p.last_modified
+            if p.check.title:
+                entry["title"] = p.check.title
+    for columns in ({"etag", "last_modified", "title"}, {"etag", "last_modified"}):
+        params = [
+            {"oid": oid, **{c: values.get(c) for c in columns}}
+            for oid, values in state.items()
+            if set(values) == columns
+        ]
+        if params:
+            await conn.execute(
+                update(offers)
+                .where(offers.c.id == bindparam("oid"))
+                .values({c: bindparam(c) for c in columns}),
+                params,
+            )
+
+
+def _check(key: str, row: Row[Any]) -> Check:
+    return Check(
+        offer_key=key,
+        observed_at=row.observed_at,
+        outcome=Outcome(row.outcome),
+        price=None if row.price is None else plain(Decimal(row.price)),
+        currency=row.currency,
+        in_stock=row.in_stock,
+        http_status=row.http_status,
+        duration_ms=row.duration_ms,
+        attempts=row.attempts,
+        extractor=row.extractor,
+        error=row.error,
+        unchanged=row.unchanged,
+    )
+
+
+async def history(
+    conn: AsyncConnection, offer_key: str, *, limit: int = 50, since: datetime | None = None
+) -> list[Check]:
+    """The offer's checks, newest first."""
+    query = (
+        select(checks)
+        .join(offers, offers.c.id == checks.c.offer_id)
+        .where(offers.c.key == offer_key)
+        .order_by(checks.c.observed_at.desc(), checks.c.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(checks.c.observed_at >= since)
+    return [_check(offer_key, row) for row in (await conn.execute(query)).all()]
+
+
+async def latest_checks(
+    conn: AsyncConnection, offer_ids: Iterable[int] | None = None, *, ok_only: bool = False
+) -> dict[int, Check]:
+    """The newest check (or newest ok check) of each offer, keyed by offer id."""
+    newest = select(checks.c.offer_id, func.max(checks.c.id).label("id"))
+    if ok_only:
+        newest = newest.where(checks.c.outcome == Outcome.OK.value)
+    if offer_ids is not None:
+        newest = newest.where(checks.c.offer_id.in_(list(offer_ids)))
+    sub = newest.group_by(checks.c.offer_id).subquery()
+    query = (
+        select(checks, offers.c.key)
+        .join(sub, sub.c.id == checks.c.id)
+        .join(offers, offers.c.id == checks.c.offer_id)
+    )
+    return {row.offer_id: _check(row.key, row) for row in (await conn.execute(query)).all()}
+
+
+async def count_checks(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(checks))).scalar_one())

@@ -1,0 +1,115 @@
+"""The database schema: one definition for SQLite and PostgreSQL.
+
+Alembic's migrations in ``migrations/versions`` must produce exactly this; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CHAR,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+# Constraint names are fixed so migrations are identical on both databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a 64-bit identity.
+BigID = BigInteger().with_variant(Integer(), "sqlite")
+
+# Prices up to 10^14 with 6 decimals: enough for any currency (3-decimal dinars, crypto-like
+# price-per-unit listings) without ever going through float.
+Price = Numeric(20, 6, asdecimal=True)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),  # "product@store"
+    Column("product_id", String(80), ForeignKey("products.id"), nullable=False, index=True),
+    Column("store", String(80), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("title", Text),  # the product's name as the shop shows it, from the last good check
+    # Validators for conditional requests; a 304 reuses the last good extraction.
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+checks = Table(
+    "checks",
+    metadata,
+    Column("id", BigID, primary_key=True, autoincrement=True),
+    Column("offer_id", Integer, ForeignKey("offers.id"), nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("price", Price),
+    Column("currency", CHAR(3)),
+    Column("in_stock", Boolean),
+    Column("http_status", Integer),
+    Column("duration_ms", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("extractor", String(40)),
+    Column("unchanged", Boolean, nullable=False, default=False),
+    Column("error", Text),
+)
+
+# "History of one offer over time" is the query every chart, alert and status page makes.
+Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
