@@ -1,0 +1,162 @@
+"""Availability, three-state: True (can be ordered now), False (cannot), None (page does not say).
+
+Pre-orders and back-orders count as orderable: a watcher wants to know they can buy. Sources,
+strongest first: schema.org availability in structured data, elements labelled as stock or
+availability, and the add-to-cart control (present and enabled, or disabled).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from pricewatch.extract.candidates import Signal
+from pricewatch.extract.document import text_of
+
+# Every schema.org ItemAvailability value, by its bare lower-case name.
+_SCHEMA: dict[str, bool] = {
+    "instock": True,
+    "limitedavailability": True,
+    "onlineonly": True,
+    "instoreonly": True,
+    "preorder": True,
+    "presale": True,
+    "backorder": True,
+    "madetoorder": True,
+    "outofstock": False,
+    "soldout": False,
+    "discontinued": False,
+    "reserved": False,
+    # Values seen in the wild that are not schema.org names but mean the same.
+    "in stock": True,
+    "out of stock": False,
+    "available": True,
+    "unavailable": False,
+    "in_stock": True,
+    "out_of_stock": False,
+    "available for order": True,
+    "preorder available": True,
+}
+
+
+def schema_availability(value: object) -> bool | None:
+    """True/False for a schema.org availability (URL, prefixed, or bare name), else None."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+    return _SCHEMA.get(name)
+
+
+_OUT = re.compile(
+    r"out[\s-]of[\s-]stock|sold[\s-]?out|currently unavailable|no longer available"
+    r"|temporarily unavailable|not (?:currently )?available|unavailable|notify me when"
+    r"|ausverkauft|nicht (?:mehr )?(?:verfügbar|lieferbar|auf lager|vorrätig)|vergriffen"
+    r"|rupture de stock|en rupture|épuisée?|indisponible|plus disponible"
+    r"|agotado|sin stock|sin existencias|no disponible"
+    r"|esaurit[oa]|non disponibile|non più disponibile"
+    r"|uitverkocht|niet (?:op voorraad|leverbaar|beschikbaar)"
+    r"|esgotado|indisponível|fora de estoque|sem estoque"
+    r"|niedostępny|wyprzedan[ya]|brak w magazynie|brak towaru"
+    r"|slutsåld|tillfälligt slut|slut i lager|ej i lager|ikke på lager|udsolgt|utsolgt"
+    r"|нет в наличии",
+    re.IGNORECASE,
+)
+_IN = re.compile(
+    r"\bin stock\b|\bavailable\b|ships? (?:today|in|within)|pre-?order|back-?order"
+    r"|auf lager|sofort lieferbar|\blieferbar\b|verfügbar|vorbestellen"
+    r"|en stock|\bdisponible\b|précommande|en existencia|disponibile|in magazzino"
+    r"|op voorraad|\bleverbaar\b|em estoque|\bdisponível\b|\bdostępny\b|w magazynie"
+    r"|i lager|på lager|в наличии",
+    re.IGNORECASE,
+)
+_CART_TEXT = re.compile(
+    r"add to (?:cart|basket|bag|trolley)|buy (?:it )?now|add to order|pre-?order now"
+    r"|in den warenkorb|jetzt kaufen|ajouter au panier|acheter|añadir al (?:carrito|cesta)"
+    r"|comprar|aggiungi al carrello|acquista|in (?:de )?winkelwagen|bestellen"
+    r"|adicionar ao carrinho|dodaj do koszyka|kup teraz|lägg i (?:varukorgen|kundvagn)|köp"
+    r"|læg i kurv|legg i handlekurv|в корзину|купить",
+    re.IGNORECASE,
+)
+
+_STOCK_XPATH = etree.XPath(
+    "//*[not(self::script or self::style or self::body or self::html or self::main)]"
+    "[contains(translate(@class,'SA','sa'),'stock')"
+    " or contains(translate(@id,'SA','sa'),'stock')"
+    " or contains(translate(@class,'A','a'),'availab')"
+    " or contains(translate(@id,'A','a'),'availab')"
+    " or @itemprop='availability']"
+)
+_CART_XPATH = etree.XPath(
+    "//button | //input[@type='submit' or @type='button' or @type='image']"
+    " | //a[contains(translate(@class,'CART','cart'),'cart') or contains(@id,'art')]"
+    " | //*[contains(translate(@id,'CART','cart'),'addtocart')"
+    " or contains(translate(@id,'CART','cart'),'add-to-cart')"
+    " or contains(translate(@class,'CART','cart'),'add-to-cart')"
+    " or contains(translate(@name,'CART','cart'),'add-to-cart')]"
+)
+_CART_ATTR = re.compile(r"add[-_ ]?to[-_ ]?(?:cart|basket|bag)|buy[-_ ]?now|addtocart", re.I)
+
+
+def _disabled(el: Any) -> bool:
+    if el.get("disabled") is not None or el.get("aria-disabled") == "true":
+        return True
+    cls = (el.get("class") or "").lower()
+    return bool(re.search(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock", cls))
+
+
+def _in_excluded_zone(el: Any) -> bool:
+    """Related-product carousels and the like have their own stock labels and cart buttons."""
+    for anc in el.iterancestors():
+        label = f"{anc.get('class') or ''} {anc.get('id') or ''}".lower()
+        if label.strip() and re.search(
+            r"related|recommend|carousel|upsell|cross-?sell|also-?(?:bought|viewed)|similar",
+            label,
+        ):
+            return True
+    return False
+
+
+def visible_signals(root: Any) -> list[Signal]:
+    """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
+    signals: list[Signal] = []
+    try:
+        stock_elements = _STOCK_XPATH(root)[:30]
+        cart_elements = _CART_XPATH(root)[:200]
+    except (etree.XPathError, ValueError):
+        return signals
+    for el in stock_elements:
+        if _in_excluded_zone(el):
+            continue
+        text = text_of(el, 120)
+        content = el.get("content") or el.get("href") or ""
+        state = schema_availability(content) if content else None
+        if state is not None:
+            signals.append(Signal(state, 0.85, f"<{el.tag} itemprop=availability> {content!r}"))
+            continue
+        if not text or len(text) > 160:
+            continue
+        if _OUT.search(text):
+            signals.append(Signal(False, 0.8, f"stock label <{el.tag}> says {text[:60]!r}"))
+        elif _IN.search(text):
+            signals.append(Signal(True, 0.75, f"stock label <{el.tag}> says {text[:60]!r}"))
+    for el in cart_elements:
+        text = (text_of(el, 60) or el.get("value") or el.get("title") or "").strip()
+        attrs = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
+        if not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)) or len(text) > 60:
+            continue
+        if _in_excluded_zone(el):
+            continue
+        if _disabled(el) or _OUT.search(text):
+            signals.append(Signal(False, 0.6, f"disabled buy control <{el.tag}> {text[:40]!r}"))
+        else:
+            signals.append(Signal(True, 0.55, f"buy control <{el.tag}> {text[:40]!r}"))
+    return signals
+
+
+def decide(signals: list[Signal]) -> Signal | None:
+    """The strongest signal; on equal strength "out of stock" wins (it is the costlier miss)."""
+    if not signals:
+        return None
+    return max(signals, key=lambda s: (s.confidence, not s.in_stock))

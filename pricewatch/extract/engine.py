@@ -1,0 +1,94 @@
+"""The one entry point: explicit rules first, then the automatic extractors, then a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+
+from pricewatch.errors import ExtractionError
+from pricewatch.extract import availability, explicit
+from pricewatch.extract.candidates import Candidate, Findings, Report
+from pricewatch.extract.document import Document
+from pricewatch.extract.resolve import resolve
+from pricewatch.extract.title import find_title
+from pricewatch.models import Extraction, ExtractSpec
+
+Extractor = Callable[[Document, Findings], None]
+
+
+def _auto_extractors() -> list[Extractor]:
+    """The automatic extractors, in order; each appends candidates and signals."""
+    from pricewatch.extract import heuristic, jsonld, markup
+
+    return [jsonld.extract, markup.extract, heuristic.extract]
+
+
+def _run(doc: Document) -> Report:
+    found = Findings()
+    winner: Candidate | None = None
+    error: str | None = None
+    auto = True
+    if explicit.is_explicit(doc):
+        outcome = explicit.run(doc)
+        if isinstance(outcome, Candidate):
+            found.candidates.append(outcome)
+            winner = outcome
+            auto = False
+        else:
+            error = outcome
+            auto = doc.spec.fallback_auto
+            if auto:
+                found.notes.append(f"{outcome}; trying automatic extraction (fallback_auto)")
+    if auto:
+        for extractor in _auto_extractors():
+            extractor(doc, found)
+        winner, why = resolve(found.candidates, doc)
+        if winner is None and error is None:
+            error = why
+        elif winner is not None and error is not None:
+            found.notes.append(f"explicit rule failed: {error}")
+            error = None
+    root = doc.root if doc.text else None
+    if root is not None:
+        found.signals.extend(availability.visible_signals(root))
+    stock = availability.decide(found.signals)
+    in_stock = stock.in_stock if stock is not None else None
+    if winner is not None and winner.in_stock is not None and stock is None:
+        in_stock = winner.in_stock
+    title = find_title(root, found.names[0] if found.names else None)
+    evidence = winner.evidence if winner is not None else None
+    if stock is not None and evidence is not None:
+        evidence = f"{evidence}; availability: {stock.evidence}"
+    result = Extraction(
+        price=winner.price if winner is not None else None,
+        currency=winner.currency if winner is not None else None,
+        in_stock=in_stock,
+        title=title,
+        extractor=winner.extractor if winner is not None else None,
+        evidence=evidence,
+        error=None if winner is not None else (error or "no price found"),
+    )
+    return Report(result, tuple(found.candidates), tuple(found.signals), tuple(found.notes))
+
+
+def explain(text: str, *, url: str, spec: ExtractSpec | None = None) -> Report:
+    """Every candidate, every availability signal, and the final Extraction, for the CLI.
+
+    Raises ExtractionError only for an unusable rule (bad selector or regex), never for
+    bad page content.
+    """
+    doc = Document(text or "", url or "", spec or ExtractSpec())
+    try:
+        return _run(doc)
+    except ExtractionError:
+        raise
+    except (ValueError, RecursionError, UnicodeError, etree.LxmlError, MemoryError) as exc:
+        # Page content that trips a library is a failed extraction, not a crash of the round.
+        failed = Extraction(None, None, None, error=f"page could not be read: {exc!r:.200}")
+        return Report(failed)
+
+
+def extract(text: str, *, url: str, spec: ExtractSpec) -> Extraction:
+    """The price, currency, availability and title of one page; see ``explain``."""
+    return explain(text, url=url, spec=spec).result

@@ -1,0 +1,168 @@
+"""The offer's own rules: CSS selector, XPath, attribute, regex, JSON path.
+
+An explicit rule that finds nothing is an answer ("selector '.price' matched nothing"), not a
+cue to guess: the user asked for that element, and a silent fallback would hide a changed page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lxml import etree
+
+from pricewatch.extract.candidates import Candidate
+from pricewatch.extract.document import Document, text_of
+from pricewatch.extract.money import parse_machine, parse_with_hints
+from pricewatch.extract.rules import compile_css, compile_regex, compile_xpath
+
+_MAX_MATCHES = 50
+
+
+def describe(doc: Document) -> str:
+    """The rule in the words the user wrote it."""
+    spec = doc.spec
+    if spec.json_path:
+        return f"json_path {spec.json_path!r}"
+    if spec.selector:
+        return f"selector {spec.selector!r}"
+    if spec.xpath:
+        return f"xpath {spec.xpath!r}"
+    return f"regex {spec.regex!r}"
+
+
+def _apply_regex(text: str, pattern: str | None) -> str | None:
+    """The price part of ``text`` per the rule's regex (group ``price``, group 1, or match)."""
+    if pattern is None:
+        return text
+    compiled = compile_regex(pattern)
+    match = compiled.search(text)
+    if match is None:
+        return None
+    if "price" in compiled.groupindex:
+        return match.group("price")
+    return match.group(1) if compiled.groups else match.group(0)
+
+
+def _walk_json(data: Any, path: str) -> tuple[bool, Any]:
+    """Follow a dotted path (list indexes as numbers); (False, None) when a step is missing."""
+    node = data
+    for step in path.split("."):
+        if step == "":
+            continue
+        if isinstance(node, dict):
+            if step not in node:
+                return False, None
+            node = node[step]
+        elif isinstance(node, list):
+            try:
+                node = node[int(step)]
+            except (ValueError, IndexError):
+                return False, None
+        else:
+            return False, None
+    return True, node
+
+
+def _json_rule(doc: Document) -> Candidate | str:
+    path = doc.spec.json_path or ""
+    try:
+        data = json.loads(doc.text)
+    except (ValueError, RecursionError):
+        return f"json_path {path!r}: the body is not JSON"
+    found, value = _walk_json(data, path)
+    if not found or value is None:
+        return f"json_path {path!r} matched nothing"
+    if doc.spec.regex is not None:
+        part = _apply_regex(str(value), doc.spec.regex)
+        if part is None:
+            return f"json_path {path!r}: regex {doc.spec.regex!r} did not match {value!r:.80}"
+        value = part
+    if isinstance(value, str):
+        amount, currency = parse_with_hints(value, doc.hints, currency_hint=doc.spec.currency)
+        if amount is None:
+            amount = parse_machine(value, doc.hints, doc.spec.currency)
+    else:
+        amount, currency = parse_machine(value, doc.hints, doc.spec.currency), None
+    if amount is None:
+        return f"json_path {path!r} holds no price: {value!r:.80}"
+    return Candidate(
+        "json_path",
+        amount,
+        currency or doc.spec.currency or doc.hints.currency,
+        1.0,
+        f"json_path {path!r} = {value!r:.80}",
+    )
+
+
+def _values(doc: Document, matches: list[Any]) -> list[tuple[str, str]]:
+    """(text, where) pairs from XPath results: elements, attribute values or text nodes."""
+    attr = doc.spec.attribute
+    out: list[tuple[str, str]] = []
+    for m in matches[:_MAX_MATCHES]:
+        if isinstance(m, str):  # an XPath that selects @attr or text() yields strings
+            out.append((str(m), "matched text"))
+        elif isinstance(m, bool | int | float):
+            out.append((str(m), "matched value"))
+        elif attr:
+            value = m.get(attr) if hasattr(m, "get") else None
+            if value is not None:
+                out.append((value, f"<{m.tag}> @{attr}"))
+        elif isinstance(getattr(m, "tag", None), str):
+            out.append((text_of(m), f"<{m.tag}{_label(m)}>"))
+    return out
+
+
+def _label(el: Any) -> str:
+    ident = el.get("id")
+    cls = el.get("class")
+    label = f" id={ident!r}" if ident else ""
+    return label + (f" class={' '.join(cls.split())[:60]!r}" if cls else "")
+
+
+def run(doc: Document) -> Candidate | str:
+    """Apply the explicit rule: a candidate with confidence 1, or the reason there is none."""
+    spec = doc.spec
+    if spec.json_path:
+        return _json_rule(doc)
+    rule = describe(doc)
+    if spec.selector or spec.xpath:
+        compiled = compile_css(spec.selector) if spec.selector else compile_xpath(spec.xpath or "")
+        root = doc.root
+        if root is None:
+            return f"{rule}: the page could not be parsed as HTML"
+        try:
+            result = compiled(root)
+        except (etree.XPathError, ValueError) as exc:
+            return f"{rule} failed: {exc}"
+        matches = result if isinstance(result, list) else [result]
+        values = _values(doc, matches)
+        if not values:
+            suffix = f" with attribute {spec.attribute!r}" if spec.attribute and matches else ""
+            return f"{rule} matched nothing{suffix}"
+    else:  # a bare regex reads the raw page (prices inside scripts, plain-text bodies)
+        values = [(doc.text, "page text")]
+    for value, where in values:
+        part = _apply_regex(value, spec.regex)
+        if part is None:
+            continue
+        amount, currency = parse_with_hints(part, doc.hints, currency_hint=spec.currency)
+        if amount is not None:
+            shown = " ".join(part.split())[:80]
+            return Candidate(
+                rule.split(" ", 1)[0],
+                amount,
+                currency or doc.hints.currency,
+                1.0,
+                f"{rule} -> {where}: {shown!r}",
+            )
+    first = " ".join(values[0][0].split())[:60]
+    if spec.regex is not None:
+        return f"{rule}: regex {spec.regex!r} found no price (first match text: {first!r})"
+    return f"{rule} matched {len(values)} element(s) but none holds a price (first: {first!r})"
+
+
+def is_explicit(doc: Document) -> bool:
+    """Whether the offer carries a rule of its own (a bare regex counts)."""
+    spec = doc.spec
+    return bool(spec.selector or spec.xpath or spec.json_path or spec.regex)

@@ -1,0 +1,15 @@
+"""Choosing one price among the candidates."""
+
+from __future__ import annotations
+
+from pricewatch.extract.candidates import Candidate
+from pricewatch.extract.document import Document
+
+
+def resolve(candidates: list[Candidate], doc: Document) -> tuple[Candidate | None, str]:
+    """The winning candidate, or None and the reason."""
+    del doc
+    current = [c for c in candidates if c.role == "current"]
+    if not current:
+        return None, "no price found on the page"
+    return max(current, key=lambda c: c.confidence), "highest confidence"
