@@ -53,7 +53,12 @@ async def check_offer(
     observed_at = clock()
     started = time.perf_counter()
     try:
-        fetched = await fetcher.fetch(offer.url, offer.fetch)
+        fetched = await fetcher.fetch(
+            offer.url,
+            offer.fetch,
+            etag=previous.etag if previous and previous.check else None,
+            last_modified=previous.last_modified if previous and previous.check else None,
+        )
         check = _to_check(offer, fetched, observed_at, started, previous)
     except Exception as exc:  # noqa: BLE001 - a bug must cost one row, not the round
         log.exception("check of %s failed unexpectedly", offer.key)

@@ -62,8 +62,16 @@ class Fetcher:
     def hosts(self) -> HostLimiter:
         return self._hosts
 
-    async def fetch(self, url: str, options: FetchOptions) -> FetchResult:
-        """Fetch ``url``; every failure is a FetchResult with a failure outcome."""
+    async def fetch(
+        self,
+        url: str,
+        options: FetchOptions,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
+        """Fetch ``url``; every failure is a FetchResult with a failure outcome. ``etag`` and
+        ``last_modified`` come from the offer's last good check (conditional request)."""
         started = time.perf_counter()
         host = (urlsplit(url).hostname or "").lower()
         # Host slot first: a request queued behind a slow host must not hold a global slot
