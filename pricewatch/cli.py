@@ -81,7 +81,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     keys = [o.key for o in settings.offers()
-            if o.key == args.offer or o.product_id == args.offer]
+            if args.offer in (o.key, o.product_id)]
     if not keys:
         raise ConfigError(f"no offer or product {args.offer!r} in the config", file=args.config)
 

@@ -318,15 +318,6 @@ class SettingsModel(_Model):
     stores: dict[str, StoreConfig] = {}
     products: list[ProductConfig] = []
 
-    @field_validator("products")
-    @classmethod
-    def _unique_ids(cls, products: list[ProductConfig]) -> list[ProductConfig]:
-        seen: set[str] = set()
-        for product in products:
-            if product.id in seen:
-                raise ValueError(f"duplicate product id {product.id!r}")
-            seen.add(product.id)
-        return products
 
 
 class Settings:
@@ -465,6 +456,13 @@ def loads(
 
 
 def _check_offer_keys(settings: Settings, located: yamlsource.Located, file: str) -> None:
+    ids: set[str] = set()
+    for p, product in enumerate(settings.products):
+        if product.id in ids:
+            path = ("products", p, "id")
+            raise ConfigError(f"duplicate product id {product.id!r}", file=file,
+                              line=located.line_of(path), field=yamlsource.format_path(path))
+        ids.add(product.id)
     seen: dict[str, int] = {}
     index = 0
     for p, product in enumerate(settings.products):

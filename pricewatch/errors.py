@@ -4,12 +4,12 @@ Library errors (aiohttp, SQLAlchemy, YAML, pydantic) are converted at the module
 the library, with ``raise ... from exc``, so callers only ever catch these::
 
     PricewatchError
-     ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: path: why
+     ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: field
      │    └── ConfigErrors                        several of those, one per line
      ├── StorageError                             the database refused or is unreachable
      │    └── StorageUnavailable                  a temporary outage; the write may be retried
      ├── FetchError                               a page could not be fetched; carries an Outcome
-     ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector, regex)
+     ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
      └── NotifyError                              an alert could not be delivered
 
 Failed *checks* are not exceptions: a 404 or a missing price is a normal result recorded as a

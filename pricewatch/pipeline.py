@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pricewatch.extract import extract
@@ -60,7 +60,7 @@ async def check_offer(
             last_modified=previous.last_modified if previous and previous.check else None,
         )
         check = _to_check(offer, fetched, observed_at, started, previous)
-    except Exception as exc:  # noqa: BLE001 - a bug must cost one row, not the round
+    except Exception as exc:
         log.exception("check of %s failed unexpectedly", offer.key)
         check = Check(offer.key, observed_at, Outcome.ERROR,
                       duration_ms=_ms(started), error=f"internal error: {exc!r}"[:500])
@@ -75,28 +75,24 @@ def _to_check(
     started: float,
     previous: Previous | None,
 ) -> Check:
-    common = {
-        "offer_key": offer.key,
-        "observed_at": observed_at,
-        "http_status": fetched.status,
-        "attempts": fetched.attempts,
-    }
+    base = Check(offer.key, observed_at, Outcome.NO_PRICE, http_status=fetched.status,
+                 attempts=fetched.attempts)
     if fetched.not_modified and previous is not None and previous.check is not None:
         last = previous.check
-        return Check(**common, outcome=Outcome.OK, price=last.price, currency=last.currency,
-                     in_stock=last.in_stock, extractor=last.extractor, title=last.title,
-                     unchanged=True, duration_ms=_ms(started))
+        return replace(base, outcome=Outcome.OK, price=last.price, currency=last.currency,
+                       in_stock=last.in_stock, extractor=last.extractor, title=last.title,
+                       unchanged=True, duration_ms=_ms(started))
     if fetched.outcome is not Outcome.OK:
-        return Check(**common, outcome=fetched.outcome, error=fetched.error,
-                     duration_ms=_ms(started))
+        return replace(base, outcome=fetched.outcome, error=fetched.error,
+                       duration_ms=_ms(started))
     found: Extraction = extract(fetched.text, url=fetched.url, spec=offer.extract)
     if found.price is None:
-        return Check(**common, outcome=Outcome.NO_PRICE, in_stock=found.in_stock,
-                     title=found.title, extractor=found.extractor,
-                     error=found.error or "no price found", duration_ms=_ms(started))
-    return Check(**common, outcome=Outcome.OK, price=found.price, currency=found.currency,
-                 in_stock=found.in_stock, title=found.title, extractor=found.extractor,
-                 duration_ms=_ms(started))
+        return replace(base, in_stock=found.in_stock, title=found.title,
+                       extractor=found.extractor, error=found.error or "no price found",
+                       duration_ms=_ms(started))
+    return replace(base, outcome=Outcome.OK, price=found.price, currency=found.currency,
+                   in_stock=found.in_stock, title=found.title, extractor=found.extractor,
+                   duration_ms=_ms(started))
 
 
 def _ms(started: float) -> int:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -60,13 +60,9 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str
             continue
         last = good.get(oid)
         if last is not None and row.title:
-            last = Check(**{**_fields(last), "title": row.title})
+            last = replace(last, title=row.title)
         out[key] = Previous(etag=row.etag, last_modified=row.last_modified, check=last)
     return out
-
-
-def _fields(check: Check) -> dict[str, object]:
-    return {name: getattr(check, name) for name in Check.__dataclass_fields__}
 
 
 async def run_round(
@@ -95,7 +91,7 @@ async def run_round(
             if on_check is not None:
                 on_check(offer, result)
 
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     for lane in lanes.values():
         lane.reverse()  # pop() from the end keeps the config's order
         workers = max(1, min(len(lane), lane[0].fetch.per_host_concurrency))

@@ -118,7 +118,7 @@ class Fetcher:
                 text, _charset = decode(body, response.charset)
         except _TooLarge:
             return FetchResult(Outcome.TOO_LARGE, url, error=f"body over {self._max_bytes} bytes")
-        except Exception as exc:  # noqa: BLE001 - classified, never propagated
+        except Exception as exc:
             outcome, message = outcome_for_exception(exc)
             return FetchResult(outcome, url, error=message)
         marker = looks_blocked(text)

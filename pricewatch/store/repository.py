@@ -79,12 +79,12 @@ async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: date
     if new_offers:
         await conn.execute(insert(offers), new_offers)
     for offer in wanted:
-        row = existing.get(offer.key)
-        if row is not None and (not row.active or row.url != offer.url):
+        old = existing.get(offer.key)
+        if old is not None and (not old.active or old.url != offer.url):
             values: dict[str, Any] = {"active": True, "url": offer.url, "updated_at": now}
-            if row.url != offer.url:  # validators of the old page say nothing about the new one
+            if old.url != offer.url:  # validators of the old page say nothing about the new one
                 values.update(etag=None, last_modified=None)
-            await conn.execute(update(offers).where(offers.c.id == row.id).values(**values))
+            await conn.execute(update(offers).where(offers.c.id == old.id).values(**values))
     for key, row in existing.items():
         if key not in wanted_keys and row.active:
             await conn.execute(
@@ -92,7 +92,7 @@ async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: date
             )
 
     ids = await conn.execute(select(offers.c.key, offers.c.id).where(offers.c.key.in_(wanted_keys)))
-    return {key: oid for key, oid in ids.all()}
+    return dict(ids.all())
 
 
 async def offer_rows(conn: AsyncConnection, *, active_only: bool = True) -> list[OfferRow]:

@@ -8,6 +8,7 @@ and that is counted, never silent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -103,10 +104,8 @@ class CheckWriter:
     async def _run(self) -> None:
         backoff = self._flush_interval
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()
@@ -119,16 +118,14 @@ class CheckWriter:
                 backoff = min(backoff * 2, 30.0)
                 log.error("cannot write %d buffered checks: %s", self.pending, exc)
 
-    async def close(self, *, timeout: float = 10.0) -> None:
-        """Stop the background loop and write what is left, trying for up to ``timeout``."""
+    async def close(self, *, grace: float = 10.0) -> None:
+        """Stop the background loop and write what is left, trying for up to ``grace`` seconds."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + grace
         delay = 0.2
         while self._buffer:
             try:

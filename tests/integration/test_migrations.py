@@ -1,0 +1,98 @@
+"""The shipped migrations build exactly the schema the code uses, on both databases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from pricewatch.models import Check, Outcome
+from pricewatch.store import migrate
+from pricewatch.store.engine import create_engine
+from pricewatch.store.repository import PendingCheck, history, insert_checks, sync_catalog
+from tests.unit.test_config import GOOD, load_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def check_database(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        await migrate.upgrade(engine)  # idempotent
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+        assert await migrate.drift(engine) == []
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"products", "offers", "checks", "alembic_version"} <= names
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
+    """Upgrading an empty SQLite file gives the models' schema (no autogenerate diff)."""
+    await check_database(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_migrations_match_models(postgres_url: str) -> None:
+    """Upgrading an empty PostgreSQL database gives the models' schema too."""
+    await check_database(postgres_url)
+
+
+async def roundtrip(url: str, tmp_path: Path) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        settings = load_text(tmp_path, GOOD, {"TOKEN": "t"})
+        now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        async with engine.begin() as conn:
+            ids = await sync_catalog(conn, settings.offers(), now)
+            key = settings.offers()[0].key
+            await insert_checks(conn, [
+                PendingCheck(ids[key], Check(key, now, Outcome.OK, price=Decimal("423.923"),
+                                             currency="KWD", in_stock=True), etag='"v1"'),
+                PendingCheck(ids[key], Check(key, now.replace(hour=4), Outcome.TIMEOUT,
+                                             error="timed out")),
+            ])
+        async with engine.connect() as conn:
+            newest, oldest = await history(conn, key)
+        assert oldest.price == Decimal("423.923")
+        assert str(oldest.price) == "423.923"
+        assert oldest.observed_at == now and oldest.observed_at.tzinfo is not None
+        assert newest.outcome is Outcome.TIMEOUT and newest.price is None
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_roundtrip_keeps_decimals_and_utc(tmp_path: Path) -> None:
+    """A 3-decimal price and a UTC timestamp come back exactly from SQLite."""
+    await roundtrip(f"sqlite:///{tmp_path / 'r.db'}", tmp_path)
+
+
+@pytest.mark.postgres
+async def test_postgres_roundtrip_keeps_decimals_and_utc(postgres_url: str, tmp_path: Path) -> None:
+    """... and from PostgreSQL."""
+    await roundtrip(postgres_url, tmp_path)
+
+
+@pytest.mark.slow
+def test_wheel_ships_migrations(tmp_path: Path) -> None:
+    """A plain (non-editable) wheel contains the migrations, so `pip install .` can upgrade."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    wheel = next(tmp_path.glob("pricewatch-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "pricewatch/migrations/env.py" in names
+    assert "pricewatch/migrations/script.py.mako" in names
+    assert any(n.startswith("pricewatch/migrations/versions/0001_") for n in names)
+    assert "pricewatch/py.typed" in names
