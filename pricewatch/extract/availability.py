@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lxml import etree
-
 from pricewatch.extract.candidates import Signal
 from pricewatch.extract.document import text_of
+from pricewatch.extract.index import PageIndex
 
 # Every schema.org ItemAvailability value, by its bare lower-case name.
 _SCHEMA: dict[str, bool] = {
@@ -80,22 +79,6 @@ _CART_TEXT = re.compile(
     re.IGNORECASE,
 )
 
-_STOCK_XPATH = etree.XPath(
-    "//*[not(self::script or self::style or self::body or self::html or self::main)]"
-    "[contains(translate(@class,'SA','sa'),'stock')"
-    " or contains(translate(@id,'SA','sa'),'stock')"
-    " or contains(translate(@class,'A','a'),'availab')"
-    " or contains(translate(@id,'A','a'),'availab')"
-    " or @itemprop='availability']"
-)
-_CART_XPATH = etree.XPath(
-    "//button | //input[@type='submit' or @type='button' or @type='image']"
-    " | //a[contains(translate(@class,'CART','cart'),'cart') or contains(@id,'art')]"
-    " | //*[contains(translate(@id,'CART','cart'),'addtocart')"
-    " or contains(translate(@id,'CART','cart'),'add-to-cart')"
-    " or contains(translate(@class,'CART','cart'),'add-to-cart')"
-    " or contains(translate(@name,'CART','cart'),'add-to-cart')]"
-)
 _CART_ATTR = re.compile(r"add[-_ ]?to[-_ ]?(?:cart|basket|bag)|buy[-_ ]?now|addtocart", re.I)
 
 
@@ -118,14 +101,12 @@ def _in_excluded_zone(el: Any) -> bool:
     return False
 
 
-def visible_signals(root: Any) -> list[Signal]:
+def visible_signals(index: PageIndex) -> list[Signal]:
     """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
     signals: list[Signal] = []
-    try:
-        stock_elements = _STOCK_XPATH(root)[:30]
-        cart_elements = _CART_XPATH(root)[:200]
-    except (etree.XPathError, ValueError):
-        return signals
+    stock_elements = [el for el in index.stock if el.tag not in ("body", "html", "main")][:30]
+    stock_elements += [el for el in index.props if el.get("itemprop") == "availability"][:5]
+    cart_elements = index.controls[:200]
     for el in stock_elements:
         if _in_excluded_zone(el):
             continue

@@ -9,6 +9,7 @@ from typing import Any
 
 from lxml import etree, html
 
+from pricewatch.extract.index import PageIndex, build
 from pricewatch.extract.locales import Hints, page_hints
 from pricewatch.models import ExtractSpec
 
@@ -57,6 +58,12 @@ class Document:
             self._parsed = True
             self._root = parse_tree(self.text)
         return self._root
+
+    @cached_property
+    def index(self) -> PageIndex:
+        """Elements by role, from one walk over the tree (empty when there is no tree)."""
+        root = self.root
+        return build(root) if root is not None else PageIndex()
 
     @cached_property
     def html_lang(self) -> str | None:

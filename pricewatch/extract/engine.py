@@ -51,12 +51,13 @@ def _run(doc: Document) -> Report:
             error = None
     root = doc.root if doc.text else None
     if root is not None:
-        found.signals.extend(availability.visible_signals(root))
+        found.signals.extend(availability.visible_signals(doc.index))
     stock = availability.decide(found.signals)
     in_stock = stock.in_stock if stock is not None else None
     if winner is not None and winner.in_stock is not None and stock is None:
         in_stock = winner.in_stock
-    title = find_title(root, found.names[0] if found.names else None)
+    name = found.names[0] if found.names else None
+    title = find_title(doc.index if root is not None else None, name)
     evidence = winner.evidence if winner is not None else None
     if stock is not None and evidence is not None:
         evidence = f"{evidence}; availability: {stock.evidence}"
