@@ -459,16 +459,15 @@ def _check_offer_keys(settings: Settings, located: yamlsource.Located, file: str
     ids: set[str] = set()
     for p, product in enumerate(settings.products):
         if product.id in ids:
-            path = ("products", p, "id")
+            path: yamlsource.Path = ("products", p, "id")
             raise ConfigError(f"duplicate product id {product.id!r}", file=file,
                               line=located.line_of(path), field=yamlsource.format_path(path))
         ids.add(product.id)
-    seen: dict[str, int] = {}
-    index = 0
+    seen: set[str] = set()
+    resolved = iter(settings.offers())
     for p, product in enumerate(settings.products):
         for o, _ in enumerate(product.offers):
-            key = settings.offers()[index].key
-            index += 1
+            key = next(resolved).key
             if key in seen:
                 path = ("products", p, "offers", o)
                 raise ConfigError(
@@ -478,7 +477,7 @@ def _check_offer_keys(settings: Settings, located: yamlsource.Located, file: str
                     line=located.line_of(path),
                     field=yamlsource.format_path(path),
                 )
-            seen[key] = index
+            seen.add(key)
 
 
 def _convert(exc: ValidationError, located: yamlsource.Located, file: str) -> ConfigError:
