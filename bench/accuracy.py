@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pricewatch.extract import extract, parse_price  # noqa: E402
-from pricewatch.models import ExtractSpec  # noqa: E402
+from pricewatch.extract import extract, parse_price
+from pricewatch.models import ExtractSpec
 
 ZYTE = "scrapinghub/product-extraction-benchmark"
 PUBLISHED = {"Zyte": (0.959, 0.980), "Diffbot": (0.800, 1.000), "extruct": (0.756, 0.649)}

@@ -45,7 +45,7 @@ _MAX_NODES = 5000
 
 def blocks(text: str) -> list[Any]:
     """The parsed JSON-LD blocks of a page (unparseable ones are skipped)."""
-    if "ld+json" not in text and "LD+JSON" not in text.upper():
+    if "ld+json" not in text and "LD+JSON" not in text:
         return []
     out: list[Any] = []
     for match in _BLOCK.finditer(text):
