@@ -62,8 +62,10 @@ def build(root: Any) -> PageIndex:
             hit = True
         elif tag == "title" and idx.title is None:
             idx.title = el
-        if el.get("itemprop") is not None or el.get("property") is not None or (
-            el.get("itemscope") is not None
+        if (
+            el.get("itemprop") is not None
+            or el.get("property") is not None
+            or (el.get("itemscope") is not None)
         ):
             idx.props.append(el)
             hit = True

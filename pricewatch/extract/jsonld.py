@@ -100,7 +100,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def _first_str(value: Any) -> str | None:
     for v in _as_list(value):
-        if isinstance(v, str | int) and not isinstance(v, bool):
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
             return str(v).strip()
         if isinstance(v, dict):
             inner = v.get("@value") or v.get("value") or v.get("name")
@@ -221,6 +221,13 @@ def extract(doc: Document, found: Findings) -> None:
         f"JSON-LD {kind} #{i + 1}"
         for i, (node, kind) in enumerate(products)
         if first_name and _first_str(node.get("name")) == first_name
+    }
+    # A ProductGroup's hasVariant products are the page's product too.
+    variant_ids = {id(v) for v in _as_list(products[0][0].get("hasVariant"))} if products else set()
+    same |= {
+        f"JSON-LD {kind} #{i + 1}"
+        for i, (node, kind) in enumerate(products)
+        if id(node) in variant_ids
     }
     main = [o for o in offers if o.where == offers[0].where or o.where in same]
     pinned, how = _pinned(doc, offers)
