@@ -40,3 +40,4 @@ def setup(*, level: int = logging.INFO, fmt: str = "text") -> None:
     # aiohttp's access log and APScheduler's per-job lines would drown the check lines.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
