@@ -70,8 +70,8 @@ async def ready(port: int) -> tuple[int, dict[str, object]]:
         return r.status, await r.json()
 
 
-async def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_for(condition, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await condition():
             return
@@ -114,7 +114,8 @@ async def test_postgres_outage_buffers_and_recovers(
         after = daemon.metrics.registry.get_sample_value(
             "pricewatch_checks_total", {"store": "127.0.0.1", "outcome": "ok"}) or 0
         assert after >= checks_during + 3
-        assert daemon._writer is not None and daemon._writer.pending > 0
+        assert daemon._writer is not None
+        assert daemon._writer.pending > 0
         await proxy.restore()
         await wait_for(lambda: _status(free_port, 200), 60, "recovery")
     finally:
@@ -132,7 +133,8 @@ async def test_postgres_outage_buffers_and_recovers(
     finally:
         await conn.close()
     assert stored == total > 0
-    assert daemon._writer is not None and daemon._writer.dropped == 0
+    assert daemon._writer is not None
+    assert daemon._writer.dropped == 0
 
 
 async def _status(port: int, expected: int) -> bool:
