@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from faultserver import HOSTS, FaultServer
 
 from pricewatch.config import HttpConfig
 from pricewatch.models import FetchOptions, Timeouts
-
-from faultserver import HOSTS, FaultServer
 
 
 @pytest.fixture

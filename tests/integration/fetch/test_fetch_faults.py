@@ -3,6 +3,7 @@ allows, in bounded time; the server's log shows what the fetcher actually did.""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import tracemalloc
@@ -69,10 +70,11 @@ async def test_503_then_success_with_jittered_backoff(fault: FaultServer) -> Non
         result = await fetcher.fetch(fault.url(H, "/flaky/b?fail=2&status=503"), options())
     assert (result.outcome, result.attempts) == (Outcome.OK, 3)
     hits = fault.hits_for("/flaky/b?fail=2&status=503")
-    gaps = [b.start - a.start for a, b in zip(hits, hits[1:], strict=False)]
+    gaps = [b.start - a.start for a, b in itertools.pairwise(hits)]
     assert len(gaps) == 2
     assert gaps[0] >= expected[0] - 0.005
-    assert gaps[0] <= 0.05 + 0.5 and gaps[1] <= 0.1 + 0.5
+    assert gaps[0] <= 0.05 + 0.5
+    assert gaps[1] <= 0.1 + 0.5
 
 
 async def test_503_forever_gives_up_after_the_configured_attempts(fault: FaultServer) -> None:
@@ -132,7 +134,8 @@ async def test_refused_connection_is_a_network_error(fault: FaultServer) -> None
     async with Fetcher(http_config(retries={"attempts": 2, "backoff_base": 0.01})) as fetcher:
         result = await fetcher.fetch("http://127.0.0.2:9/page", options(obey_robots=False))
     assert (result.outcome, result.attempts) == (Outcome.NETWORK_ERROR, 2)
-    assert result.error is not None and "cannot connect" in result.error
+    assert result.error is not None
+    assert "cannot connect" in result.error
 
 
 async def test_declared_50mb_body_is_too_large_without_reading(fault: FaultServer) -> None:
@@ -166,7 +169,8 @@ async def test_gzip_bomb_is_too_large_with_bounded_memory(fault: FaultServer) ->
     finally:
         tracemalloc.stop()
     assert result.outcome is Outcome.TOO_LARGE
-    assert result.error is not None and "decompressed" in result.error
+    assert result.error is not None
+    assert "decompressed" in result.error
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
 
 
@@ -175,7 +179,8 @@ async def test_redirect_loop_is_detected(fault: FaultServer) -> None:
     async with Fetcher(http_config()) as fetcher:
         result = await fetcher.fetch(fault.url(H, "/loop/a"), options())
     assert result.outcome is Outcome.HTTP_ERROR
-    assert result.error is not None and "redirect loop" in result.error
+    assert result.error is not None
+    assert "redirect loop" in result.error
     assert len(fault.hits_for("/loop/a")) + len(fault.hits_for("/loop/b")) == 2
 
 
@@ -204,7 +209,8 @@ async def test_invalid_bytes_in_declared_charset_decode_with_replacement(
     async with Fetcher(http_config()) as fetcher:
         result = await fetcher.fetch(fault.url(H, "/bad-charset"), options())
     assert result.outcome is Outcome.OK
-    assert "\ufffd" in result.text and "19,99 €" in result.text
+    assert "\ufffd" in result.text
+    assert "19,99 €" in result.text
 
 
 async def test_pdf_is_not_html(fault: FaultServer) -> None:
@@ -220,9 +226,11 @@ async def test_conditional_request_gets_304(fault: FaultServer) -> None:
         first = await fetcher.fetch(fault.url(H, "/etag"), options())
         second = await fetcher.fetch(fault.url(H, "/etag"), options(), etag=first.etag,
                                      last_modified=first.last_modified)
-    assert first.etag == '"v1"' and not first.not_modified
+    assert first.etag == '"v1"'
+    assert not first.not_modified
     assert (second.outcome, second.status, second.not_modified) == (Outcome.OK, 304, True)
-    assert second.etag == '"v1"' and second.last_modified == first.last_modified
+    assert second.etag == '"v1"'
+    assert second.last_modified == first.last_modified
     sent = fault.hits_for("/etag")[1].headers
     assert sent["If-None-Match"] == '"v1"'
     assert sent["If-Modified-Since"] == "Wed, 21 Oct 2026 07:28:00 GMT"
