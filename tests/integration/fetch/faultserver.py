@@ -9,6 +9,7 @@ import time
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 from aiohttp import web
 
@@ -35,6 +36,14 @@ def _gzip_bomb_blocks() -> tuple[bytes, bytes]:
 
 
 BOMB_HEAD, BOMB_BLOCK = _gzip_bomb_blocks()
+
+
+@cache
+def brotli_bomb() -> bytes:
+    """~12 KB of brotli that inflates to 64 MiB of zeros."""
+    import brotli  # type: ignore[import-untyped]
+
+    return bytes(brotli.compress(b"\0" * (64 << 20), quality=1))
 
 
 @dataclass
@@ -92,6 +101,8 @@ class FaultServer:
         r.add_get("/truncated", self.truncated)
         r.add_get("/huge", self.huge)
         r.add_get("/bomb", self.bomb)
+        r.add_get("/bomb-br", self.bomb_br)
+        r.add_get("/json", self.json)
         r.add_get("/loop/{n}", self.loop)
         r.add_get("/hops/{n}", self.hops)
         r.add_get("/captcha", self.captcha)
@@ -176,6 +187,13 @@ class FaultServer:
         except (ConnectionError, RuntimeError):
             pass
         return response
+
+    async def bomb_br(self, request: web.Request) -> web.Response:
+        return web.Response(body=brotli_bomb(), headers={"Content-Type": "text/html",
+                                                         "Content-Encoding": "br"})
+
+    async def json(self, request: web.Request) -> web.Response:
+        return web.json_response({"data": {"price": "19.99", "currency": "EUR"}})
 
     async def loop(self, request: web.Request) -> web.Response:
         other = "b" if request.match_info["n"] == "a" else "a"

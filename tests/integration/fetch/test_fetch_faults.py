@@ -9,7 +9,7 @@ import time
 import tracemalloc
 
 from conftest import http_config, options
-from faultserver import FaultServer
+from faultserver import FaultServer, brotli_bomb
 
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Outcome, Timeouts
@@ -172,6 +172,30 @@ async def test_gzip_bomb_is_too_large_with_bounded_memory(fault: FaultServer) ->
     assert result.error is not None
     assert "decompressed" in result.error
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_brotli_bomb_is_too_large_with_bounded_memory(fault: FaultServer) -> None:
+    """12 KB of brotli that inflates to 64 MiB stops at max_bytes with bounded memory."""
+    brotli_bomb()  # built before measuring: making it allocates the 64 MiB it inflates to
+    tracemalloc.start()
+    try:
+        async with Fetcher(http_config()) as fetcher:
+            result = await fetcher.fetch(fault.url(H, "/bomb-br"), options())
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is Outcome.TOO_LARGE
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+async def test_json_is_fetched_only_for_json_offers(fault: FaultServer) -> None:
+    """application/json is not_html for an HTML offer and ok for an offer with json_path."""
+    async with Fetcher(http_config()) as fetcher:
+        html_offer = await fetcher.fetch(fault.url(H, "/json"), options())
+        json_offer = await fetcher.fetch(fault.url(H, "/json"), options(accept_json=True))
+    assert html_offer.outcome is Outcome.NOT_HTML
+    assert json_offer.outcome is Outcome.OK
+    assert '"19.99"' in json_offer.text
 
 
 async def test_redirect_loop_is_detected(fault: FaultServer) -> None:
