@@ -96,9 +96,6 @@ async def attempt(
                     current = str(target)
             return Attempt(FetchResult(Outcome.HTTP_ERROR, current, status=response.status,
                                        error=f"more than {max_redirects} redirects"))
-    except _TooLarge:
-        return Attempt(FetchResult(Outcome.TOO_LARGE, current,
-                                   error=f"body over {max_bytes} bytes (decompressed)"))
     except Exception as exc:
         outcome, message = outcome_for_exception(exc)
         return Attempt(FetchResult(outcome, current, error=message),
@@ -143,7 +140,11 @@ async def _read(
     if declared is not None and declared > max_bytes:
         return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
                                    error=f"Content-Length {declared} > {max_bytes}"))
-    body = await read_capped(response, max_bytes)
+    try:
+        body = await read_capped(response, max_bytes)
+    except _TooLarge:
+        return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
+                                   error=f"body over {max_bytes} bytes (decompressed)"))
     text, _charset = decode(body, response.charset)
     marker = None if is_json else looks_blocked(text)
     if marker is not None:
