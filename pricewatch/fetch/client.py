@@ -83,6 +83,7 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._robots.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -89,6 +89,13 @@ class RobotsCache:
             return Verdict(True, crawl_delay=crawl_delay)
         return Verdict(False, "disallowed by robots.txt", crawl_delay)
 
+    async def close(self) -> None:
+        """Cancel robots.txt fetches still running (shutdown)."""
+        tasks = list(self._loading.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _load_once(self, key: str, options: FetchOptions) -> _Entry:
         task = self._loading.get(key)
         if task is None:

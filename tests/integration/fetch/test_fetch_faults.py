@@ -3,6 +3,7 @@ allows, in bounded time; the server's log shows what the fetcher actually did.""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import time
@@ -29,14 +30,12 @@ async def test_ok_page(fault: FaultServer) -> None:
 async def test_429_retry_after_is_honoured(fault: FaultServer) -> None:
     """A 429 with Retry-After: 1 is retried after about a second, then succeeds."""
     sleeps: list[float] = []
-    async with Fetcher(http_config()) as fetcher:
-        original = fetcher._sleep
 
-        async def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-            await original(seconds)
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(seconds)
 
-        fetcher._sleep = sleep
+    async with Fetcher(http_config(), sleep=sleep) as fetcher:
         result = await fetcher.fetch(
             fault.url(H, "/flaky/ra?fail=1&status=429&retry_after=1"), options())
     assert (result.outcome, result.attempts) == (Outcome.OK, 2)
