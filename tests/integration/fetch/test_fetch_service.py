@@ -126,3 +126,17 @@ async def test_round_of_200_offers_on_5_hosts_is_polite(
         assert min(gaps) >= 0.04, min(gaps)
         assert sum(gaps) / len(gaps) >= 0.05
     assert fault.max_hosts_in_flight >= 4
+
+
+async def test_second_round_is_a_conditional_request(fault: FaultServer, tmp_path: Path) -> None:
+    """The ETag stored by the first round is sent in the second; the 304 becomes an ok,
+    unchanged check that reuses the stored price."""
+    settings = _settings(tmp_path, {"etag": fault.url("127.0.0.2", "/etag")})
+    await run_once(settings)
+    await run_once(settings)
+    with sqlite3.connect(tmp_path / "checks.db") as db:
+        rows = db.execute("SELECT outcome, http_status, unchanged, price FROM checks "
+                          "ORDER BY id").fetchall()
+    assert [r[:3] for r in rows] == [("ok", 200, 0), ("ok", 304, 1)]
+    assert rows[0][3] == rows[1][3]
+    assert fault.hits_for("/etag")[1].headers["If-None-Match"] == '"v1"'
