@@ -104,12 +104,12 @@ async def test_every_fault_is_a_classified_row(fault: FaultServer, tmp_path: Pat
 async def test_round_of_200_offers_on_5_hosts_is_polite(
     fault: FaultServer, tmp_path: Path
 ) -> None:
-    """200 offers on 5 hosts: the server never sees more than 2 requests in flight per host
+    """200 offers on 5 hosts: the server sees 2 requests in flight per host, never more,
     or two starts on one host closer than the 50 ms delay (less 10 ms of loopback jitter
     between the client's start and the server's arrival), and the hosts are served in
     parallel (at least 4 busy at once)."""
     for host in HOSTS:
-        fault.latency[host] = 0.03
+        fault.latency[host] = 0.08  # longer than the delay, so two requests do overlap
     offers: dict[str, str | dict[str, Any]] = {
         f"p{i:03d}": fault.url(HOSTS[i % 5], f"/page/{i}") for i in range(200)}
     settings = _settings(tmp_path, offers, per_host_concurrency=2, per_host_delay=0.05)
@@ -118,8 +118,7 @@ async def test_round_of_200_offers_on_5_hosts_is_polite(
     assert {o.value for o in result.summary.outcomes} == {"ok"}
     pages = [h for h in fault.hits if h.path.startswith("/page/")]
     assert len(pages) == 200
-    assert max(fault.max_in_flight.values()) <= 2
-    assert set(fault.max_in_flight) == set(HOSTS)
+    assert fault.max_in_flight == dict.fromkeys(HOSTS, 2)  # the limit is reached, never passed
     for hits in by_host(pages).values():
         starts = sorted(h.start for h in hits)
         gaps = [b - a for a, b in itertools.pairwise(starts)]
