@@ -43,7 +43,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     rows = [(c.offer_key, c.outcome.value, money(c.price, c.currency), stock(c.in_stock),
              c.extractor, c.http_status, f"{c.duration_ms} ms", (c.error or "")[:60])
             for c in sorted(result.summary.checks, key=lambda c: c.offer_key)]
-    if rows and (args.verbose or len(rows) <= 60):
+    if rows and (args.list_all or len(rows) <= 60):
         print(table(["offer", "outcome", "price", "stock", "extractor", "http", "took", "error"],
                     rows))
         print()
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("validate", cmd_validate, "Check a config file and print a one-line summary.")
     once = command("once", cmd_once,
                    "Check every active offer once, store every check, print a summary table.")
-    once.add_argument("--verbose", action="store_true", help="list every offer, however many")
+    once.add_argument("--all", action="store_true", dest="list_all",
+                      help="list every offer, however many (default: up to 60)")
     db = command("db", cmd_db, "Database maintenance: upgrade (apply migrations), current "
                  "(show the revision), check (compare the schema with the models).")
     db.add_argument("action", choices=["upgrade", "current", "check"])

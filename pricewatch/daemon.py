@@ -89,7 +89,7 @@ class Daemon:
             writer = CheckWriter(engine, on_write=self.metrics.observe_write)
             self._writer = writer
             writer.start()
-            async with Fetcher(self.settings.model.http) as fetcher:
+            async with Fetcher(self.settings.model.http, observer=self.metrics) as fetcher:
                 self._fetcher = fetcher
                 runner = None
                 server = self.settings.model.server

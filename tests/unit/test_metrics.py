@@ -88,3 +88,15 @@ def test_json_log_lines() -> None:
     assert entry["message"] == "checked kettle@shop"
     assert entry["offer"] == "kettle@shop"
     assert entry["level"] == "info"
+
+
+def test_fetch_observer_counts() -> None:
+    """Retries, robots blocks and paused-host checks reported by the fetcher are counted."""
+    m = Metrics(CollectorRegistry())
+    m.on_retry("shop.example", "timeout")
+    m.on_retry("shop.example", "timeout")
+    m.on_robots_blocked("shop.example")
+    m.on_host_paused("dead.example")
+    assert sample(m, "pricewatch_fetch_retries_total", host="shop.example", reason="timeout") == 2
+    assert sample(m, "pricewatch_robots_blocked_total", host="shop.example") == 1
+    assert sample(m, "pricewatch_host_paused_checks_total", host="dead.example") == 1
