@@ -35,6 +35,13 @@ _CURRENT_LABEL = re.compile(
     r"\b(?:sales?|current|now|special|final|our|deal|actual|offers?|selling|promo|reduced"
     r"|new price|price new|main|big|product price|pdp|buy|buybox)\b"
 )
+_SALE_LABEL = re.compile(
+    r"\b(?:sales?|current|now|special|final|deal|offer|promo|reduced|new price|price new)\b"
+)
+# The shop's own words for the price being charged now.
+_CURRENT_TEXT = re.compile(
+    r"^\W*(?:now|sale|our price|special|deal|jetzt|nur|maintenant|ahora|ora|nu)\b", re.I
+)
 # Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
     r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
@@ -111,10 +118,50 @@ def _hidden_class(cls: str) -> bool:
     return False
 
 
-def _context(el: Any) -> tuple[bool, bool, bool, str]:
-    """(struck or labelled as a list price, inside a zone to skip, inside a form, labels)."""
+def is_struck(el: Any) -> bool:
+    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price."""
+    if el.tag in _STRUCK or "line-through" in (el.get("style") or ""):
+        return True
+    return bool(_LIST_LABEL.search(words(_label(el))))
+
+
+def has_sale_label(el: Any) -> bool:
+    """The element's class/id calls it the sale/current price ("price-sales", "now-price")."""
+    return bool(_SALE_LABEL.search(words(_label(el))))
+
+
+def shown_text(el: Any, limit: int = 80) -> str:
+    """Visible text of an element without its struck-through/list-price parts.
+
+    "<span itemprop=price><s>$79.99</s> $39.99</span>" reads as "$39.99"; an element that is
+    nothing but struck parts reads as its whole text.
+    """
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in ("script", "style") and not (
+                is_struck(child)
+            ):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    text = " ".join(" ".join(parts).split())[: limit * 2]
+    return text if any(ch.isdigit() for ch in text) else text_of(el, limit)
+
+
+def _context(el: Any, keep: frozenset[Any]) -> tuple[bool, bool, str]:
+    """(struck or labelled as a list price, inside a zone to skip, labels).
+
+    A zone that holds the product's own heading (a shop that wraps the whole item in a "cart"
+    form) is the product, not another one.
+    """
     own = _label(el)
-    listed = el.tag in _STRUCK or bool(_LIST_LABEL.search(words(own)))
+    listed = is_struck(el)
     zone = _hidden(el)
     labels = [own]
     for depth, anc in enumerate(el.iterancestors()):
@@ -126,21 +173,18 @@ def _context(el: Any) -> tuple[bool, bool, bool, str]:
             break
         if depth < 3:
             labels.append(label)
-            if anc.tag in _STRUCK or (depth < 2 and _LIST_LABEL.search(words(label))):
+            if depth < 2 and is_struck(anc):
                 listed = True
-        if label.strip() and _zone(label):
+        if label.strip() and anc not in keep and _zone(label):
             zone = True
             break
-    return listed, zone, False, " ".join(labels)
+    return listed, zone, " ".join(labels)
 
 
-def _heading_order(doc: Document) -> int | None:
-    heading, _ = main_heading(doc.index)
-    return doc.index.order.get(heading) if heading is not None else None
-
-
-def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[float, str] | None:
-    listed, zone, _, labels = _context(el)
+def _score(
+    doc: Document, el: Any, text: str, heading: int | None, keep: frozenset[Any]
+) -> tuple[float, str] | None:
+    listed, zone, labels = _context(el, keep)
     if zone:
         return None
     conf = 0.45
@@ -148,6 +192,8 @@ def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[floa
     if _CURRENT_LABEL.search(words(labels)):
         conf += 0.1
     if _CURRENCY_SIGN.search(text):
+        conf += 0.1
+    if _CURRENT_TEXT.search(text):
         conf += 0.1
     if _THRESHOLD.search(text):
         return None  # "free shipping over $50" is never the price
@@ -164,7 +210,7 @@ def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[floa
             conf += 0.05
         else:
             conf -= 0.1
-    return min(conf, 0.85), role
+    return min(conf, 0.9), role
 
 
 def _amount_text(el: Any) -> str | None:
@@ -185,7 +231,9 @@ def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     if doc.root is None:
         return
-    heading = _heading_order(doc)
+    heading_el, _ = main_heading(doc.index)
+    heading = doc.index.order.get(heading_el) if heading_el is not None else None
+    keep = frozenset(heading_el.iterancestors()) if heading_el is not None else frozenset()
     elements = doc.index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
@@ -213,7 +261,7 @@ def extract(doc: Document, found: Findings) -> None:
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        scored = _score(doc, el, text, heading)
+        scored = _score(doc, el, text, heading, keep)
         if scored is None:
             continue
         conf, role = scored

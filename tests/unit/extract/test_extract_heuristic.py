@@ -108,3 +108,21 @@ def test_product_heading_is_the_one_the_title_repeats() -> None:
     )
     r = extract(page, url="https://x.com", spec=AUTO)
     assert (r.price, r.title) == (Decimal("66.75"), "Dog car seat Happy Ride")
+
+
+def test_now_text_marks_the_current_price() -> None:
+    """"Now $52.00" beats a neighbouring unlabelled $64.95 of equal standing."""
+    page = (
+        '<html><body><h1>Leggings</h1><h5 class="product-price--markdown">$64.95</h5>'
+        '<h5 class="product-price">Now $52.00</h5></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("52.00")
+
+
+def test_cart_zone_holding_the_product_heading_is_the_product() -> None:
+    """A shop that wraps the whole item in a "cart" block still shows its own price there."""
+    page = (
+        '<html><body><div id="shop-cart"><h1>Fragrance</h1>'
+        '<span class="price">$32.50</span></div></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("32.50")
