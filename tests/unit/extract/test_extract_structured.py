@@ -163,3 +163,16 @@ def test_two_microdata_prices_in_one_offer() -> None:
         '<span class="price-sales pdp-price" itemprop="price">1.90</span></div></body></html>'
     )
     assert extract(page, url="https://x.com", spec=ExtractSpec()).price == Decimal("1.90")
+
+
+def test_unconfirmed_opengraph_price_loses_to_a_strong_visible_price() -> None:
+    """og:price:amount 26.50 (a template's "from" price) that the page never shows loses to
+    the sale price shown next to the product heading."""
+    page = (
+        '<html><head><meta property="og:price:amount" content="26.5000">'
+        '<meta property="og:price:currency" content="USD"></head><body><h1>Witch Hazel</h1>'
+        '<p class="old-price">Price: $119.00</p><p class="special-price">Price: $94.00</p>'
+        "</body></html>"
+    )
+    r = extract(page, url="https://x.com", spec=ExtractSpec())
+    assert (r.price, r.extractor) == (Decimal("94.00"), "heuristic")
