@@ -13,6 +13,7 @@ Planning is pure and separate from the scheduler:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -184,7 +185,10 @@ class Scheduler:
 
     def next_run(self, key: str) -> datetime | None:
         job = self._scheduler.get_job(key)
-        return None if job is None else job.next_run_time  # type: ignore[no-any-return]
+        if job is None:
+            return None
+        when: datetime | None = job.next_run_time
+        return when
 
     def put(self, plan: Plan) -> None:
         """Add or replace the jobs of one offer."""
@@ -192,7 +196,7 @@ class Scheduler:
             "args": [plan.key],
             "max_instances": 1,
             "coalesce": True,
-            "misfire_grace_time": int(math.ceil(self._misfire)),
+            "misfire_grace_time": math.ceil(self._misfire),
             "replace_existing": True,
         }
         jitter = max(0, int(plan.interval * self._jitter))
@@ -210,7 +214,5 @@ class Scheduler:
 
     def remove(self, key: str) -> None:
         for job_id in (key, key + CATCH_UP_SUFFIX):
-            try:
+            with contextlib.suppress(JobLookupError):
                 self._scheduler.remove_job(job_id)
-            except JobLookupError:
-                pass
