@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pricewatch import __version__
 from pricewatch.config import Settings, default_config_path, load
-from pricewatch.errors import ConfigError, PricewatchError
+from pricewatch.errors import ConfigError, ExtractionError, PricewatchError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
@@ -130,6 +130,28 @@ def _add_log_options(p: argparse.ArgumentParser) -> None:
                    help="default info: one summary a minute; debug: one line per check")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from pricewatch import checkcmd
+
+    spec = checkcmd.build_spec(selector=args.selector, xpath=args.xpath,
+                               attribute=args.attribute, regex=args.regex,
+                               currency=args.currency, locale=args.locale)
+    if checkcmd.is_url(args.target):
+        page = asyncio.run(checkcmd.fetch_page(args.target))
+    else:
+        path = Path(args.target)
+        if not path.is_file():
+            print(f"error: {args.target}: no such file (and not an http(s) URL)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        page = checkcmd.read_file(path, args.url)
+    code, out, err = checkcmd.run(page, spec, json_output=args.json)
+    print(out)
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+    return code
+
+
 def _human_seconds(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -167,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     db = command("db", cmd_db, "Database maintenance: upgrade (apply migrations), current "
                  "(show the revision), check (compare the schema with the models).")
     db.add_argument("action", choices=["upgrade", "current", "check"])
+    check = command("check", cmd_check, "Show what each extractor finds on one page (a URL, "
+                    "or a saved HTML file, .gz too) and why the winner won. Exit status 0 "
+                    "when a price was found, 1 when not (or the fetch failed).", config=False)
+    check.add_argument("target", help="an http(s) URL, or the path of a saved HTML page")
+    check.add_argument("--url", help="for a saved file: the address it came from (relative "
+                       "links, currency hints such as a .cl domain)")
+    rule = check.add_mutually_exclusive_group()
+    rule.add_argument("--selector", metavar="CSS", help="read the price from this element")
+    rule.add_argument("--xpath", metavar="XP", help="read the price from this XPath")
+    check.add_argument("--attribute", metavar="A", help="read this attribute of the match")
+    check.add_argument("--regex", metavar="R", help="price part of the text (group 1)")
+    check.add_argument("--currency", metavar="C", help="ISO 4217 hint, e.g. EUR")
+    check.add_argument("--locale", metavar="L", help="separator hint, e.g. de_DE")
+    check.add_argument("--json", action="store_true",
+                       help="print one JSON object: price, currency, in_stock, title, "
+                       "extractor, outcome, evidence")
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
     hist.add_argument("offer", help="a product id, or an offer key PRODUCT@STORE")
     hist.add_argument("--limit", type=int, default=20, help="checks per offer (default 20)")
@@ -195,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         code: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, ExtractionError) as exc:
+        # A bad selector, XPath or regex on the command line is a usage error.
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PricewatchError as exc:
