@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +14,7 @@ from pricewatch import config
 from pricewatch.daemon import Daemon
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
+from tests.conftest import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -70,15 +70,6 @@ async def ready(port: int) -> tuple[int, dict[str, object]]:
         return r.status, await r.json()
 
 
-async def wait_for(condition, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_postgres_outage_buffers_and_recovers(
     postgres_url: str, tmp_path: Path, free_port: int
 ) -> None:
@@ -102,9 +93,9 @@ async def test_postgres_outage_buffers_and_recovers(
     daemon = Daemon(config.load(path, environ={}))
     task = asyncio.create_task(daemon.run())
     try:
-        await wait_for(lambda: _status(free_port, 200), 30, "ready")
+        await eventually(lambda: _status(free_port, 200), 30, "ready")
         await proxy.cut()
-        await wait_for(lambda: _status(free_port, 503), 30, "/readyz to report the outage")
+        await eventually(lambda: _status(free_port, 503), 30, "/readyz to report the outage")
         status, body = await ready(free_port)
         assert status == 503
         assert body["database"] != "ok"
@@ -117,7 +108,7 @@ async def test_postgres_outage_buffers_and_recovers(
         assert daemon._writer is not None
         assert daemon._writer.pending > 0
         await proxy.restore()
-        await wait_for(lambda: _status(free_port, 200), 60, "recovery")
+        await eventually(lambda: _status(free_port, 200), 60, "recovery")
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 60)
