@@ -32,6 +32,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     every = ", ".join(_human_seconds(s) for s in intervals) or "-"
     print(f"{args.config}: OK: {len(settings.products)} products, {len(offers)} offers at "
           f"{len(stores)} stores, checked every {every}; database {settings.database_url}")
+    for warning in settings.capacity_warnings():
+        print(f"warning: {warning}")
     return EXIT_OK
 
 

@@ -350,6 +350,25 @@ class Settings:
         """Every offer, resolved; order follows the file."""
         return list(self._offers)
 
+    def capacity_warnings(self) -> list[str]:
+        """Hosts whose offers cannot all be checked within their intervals: with a minimum
+        delay d between requests to a host, it serves at most one request every d seconds."""
+        demand: dict[str, float] = {}  # host -> requests per second the schedule asks for
+        delay: dict[str, float] = {}
+        for offer in self._offers:
+            host = (urlsplit(offer.url).hostname or "").lower()
+            demand[host] = demand.get(host, 0.0) + 1 / offer.interval
+            delay[host] = max(delay.get(host, 0.0), offer.fetch.per_host_delay)
+        warnings = []
+        for host, rate in sorted(demand.items()):
+            if delay[host] > 0 and rate * delay[host] > 1:
+                warnings.append(
+                    f"host {host}: the schedule asks for {rate * 3600:.0f} checks/hour but "
+                    f"per_host_delay {delay[host]:g}s allows at most {3600 / delay[host]:.0f}; "
+                    "checks will fall behind (raise the intervals or lower the delay)"
+                )
+        return warnings
+
     def store_of(self, url: str, explicit: str | None) -> str:
         if explicit:
             return explicit

@@ -106,6 +106,8 @@ class Daemon:
                 self.metrics.reload_success.set(time.time())
                 log.info("pricewatch running: %d offers, database %s", len(self._offers),
                          self.settings.database_url)
+                for warning in self.settings.capacity_warnings():
+                    log.warning("%s", warning)
                 background = [asyncio.create_task(self._watch_config(), name="config-watch"),
                               asyncio.create_task(self._housekeeping(), name="housekeeping")]
                 await self._stop.wait()

@@ -172,3 +172,15 @@ def test_duration_and_size_parsing() -> None:
     assert config.parse_size("512KiB") == 512 * 1024
     with pytest.raises(ValueError, match="duration"):
         config.parse_duration("1x")
+
+
+def test_capacity_warning_when_a_host_cannot_keep_up(tmp_path: Path) -> None:
+    """5 offers every 10 s on one host with a 4 s delay need 0.5 req/s but 0.25 are allowed."""
+    offers = "".join(f"  - id: p{i}\n    name: P\n    interval: 10s\n    offers:\n"
+                     f"      - url: http://slow.example/{i}\n" for i in range(5))
+    settings = load_text(tmp_path, "http:\n  per_host_delay: 4s\nproducts:\n" + offers)
+    (warning,) = settings.capacity_warnings()
+    assert warning.startswith("host slow.example: the schedule asks for 1800 checks/hour")
+    assert "allows at most 900" in warning
+    relaxed = load_text(tmp_path, "http:\n  per_host_delay: 1s\nproducts:\n" + offers)
+    assert relaxed.capacity_warnings() == []
