@@ -93,7 +93,8 @@ def _decimal(value: str) -> Decimal | None:
 
 
 def run_pages(corpus: Path, verbose: bool, only: str | None) -> None:
-    records = [json.loads(line) for line in (corpus / "pages.jsonl").open(encoding="utf-8")]
+    lines = (corpus / "pages.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
     if only:
         records = [r for r in records if r["id"] == only]
     price_all, price_zyte, avail_all, avail_zyte = Score(), Score(), Score(), Score()
@@ -142,7 +143,7 @@ def run_strings(corpus: Path, verbose: bool) -> None:
         return
     total = passed = 0
     failures: list[str] = []
-    for line in path.open(encoding="utf-8"):
+    for line in path.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
         if rec.get("price_parser_xfail"):
             continue
@@ -159,9 +160,7 @@ def run_strings(corpus: Path, verbose: bool) -> None:
         ok = amount == expected and (iso is None or currency == iso)
         passed += ok
         if not ok:
-            failures.append(
-                f"{rec['text']!r}: got {amount} {currency}, expected {expected} {iso}"
-            )
+            failures.append(f"{rec['text']!r}: got {amount} {currency}, expected {expected} {iso}")
     print(f"price_strings: {passed}/{total} pass ({passed / max(total, 1):.1%})")
     if verbose:
         for failure in failures:

@@ -100,11 +100,34 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from pricewatch import logs
+    from pricewatch.daemon import Daemon
+
+    logs.setup(level=_level(args), fmt=args.log_format)
+    settings = _settings(args)
+    return asyncio.run(Daemon(settings).run())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from pricewatch import logs
     from pricewatch.demo.run import run_demo
 
+    logs.setup(level=_level(args), fmt=args.log_format)
     return asyncio.run(run_demo(Path(args.dir), port=args.port, size=args.products,
-                                once=args.once))
+                                once=args.once, listen=args.listen,
+                                metrics_port=args.metrics_port, interval=args.interval))
+
+
+def _level(args: argparse.Namespace) -> int:
+    return logging.DEBUG if args.verbose else getattr(logging, args.log_level.upper())
+
+
+def _add_log_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="text for people (default), json lines for Docker and log shippers")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                   help="default info: one summary a minute; debug: one line per check")
 
 
 def _human_seconds(seconds: float) -> str:
@@ -133,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    run = command("run", cmd_run, "Run the daemon: scheduled checks, /metrics, /healthz, "
+                  "/readyz; reloads the config on SIGHUP or when the file changes.")
+    _add_log_options(run)
     command("validate", cmd_validate, "Check a config file and print a one-line summary.")
     once = command("once", cmd_once,
                    "Check every active offer once, store every check, print a summary table.")
@@ -144,22 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("offer", help="a product id, or an offer key PRODUCT@STORE")
     hist.add_argument("--limit", type=int, default=20, help="checks per offer (default 20)")
     demo = command("demo", cmd_demo, "Start the bundled demo shop on 127.0.0.1, write a config "
-                   "for it and check its products.", config=False)
+                   "for it and run the daemon against it (Ctrl-C stops both).", config=False)
     demo.add_argument("--dir", default="demo-data",
                       help="where the demo config and database go (default ./demo-data)")
     demo.add_argument("--port", type=int, default=8765, help="demo shop port (0: any free)")
     demo.add_argument("--products", type=int, default=36, help="number of demo products")
-    demo.add_argument("--once", action="store_true", help="one round, then exit")
+    demo.add_argument("--once", action="store_true", help="one round, print it, exit")
+    demo.add_argument("--listen", default="127.0.0.1",
+                      help="address for /metrics (0.0.0.0 in a container)")
+    demo.add_argument("--metrics-port", type=int, default=9108, help="port for /metrics")
+    demo.add_argument("--interval", default="1m", help="check interval (default 1m)")
+    _add_log_options(demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.command not in ("run", "demo"):
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     try:
         code: int = args.func(args)
     except ConfigError as exc:

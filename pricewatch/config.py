@@ -298,6 +298,7 @@ class ScheduleConfig(_Model):
     interval: PositiveDuration = 3600.0
     jitter: float = Field(0.1, ge=0, le=0.5)  # fraction of the interval
     misfire_grace_time: PositiveDuration = 600.0
+    catch_up_window: PositiveDuration = 300.0
     shutdown_timeout: Duration = Field(30.0, ge=0)
     timezone: str = "UTC"
 

@@ -7,6 +7,7 @@ from the config are removed, so /metrics only shows what is configured.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from pricewatch.models import Check, Offer, Outcome
 
 # The *_created samples double the series count for counters and histograms and nobody graphs
 # them; the switch is process-wide in prometheus_client, hence here.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _CHECK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900)
@@ -148,7 +149,5 @@ class Metrics:
 
 
 def _remove(metric: Gauge, *labels: str) -> None:
-    try:
+    with contextlib.suppress(KeyError):  # never set: nothing to remove
         metric.remove(*labels)
-    except KeyError:
-        pass  # never set: nothing to remove

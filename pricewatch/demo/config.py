@@ -15,15 +15,24 @@ _SELECTORS = {
 }
 
 
-def demo_config(products: list[DemoProduct], base_url: str, *, interval: str = "1m") -> str:
+def demo_config(
+    products: list[DemoProduct],
+    base_url: str,
+    *,
+    interval: str = "1m",
+    listen: str = "127.0.0.1",
+    metrics_port: int = 9108,
+) -> str:
     lines = [
         "# Written by `pricewatch demo` for the bundled demo shop; edit freely.",
         "database:",
         "  url: sqlite:///pricewatch-demo.db",
         "schedule:",
         f"  interval: {interval}",
+        "  catch_up_window: 10s",
         "server:",
-        "  port: 9108",
+        f"  host: {listen}",
+        f"  port: {metrics_port}",
         "stores:",
         "  demo-shop:",
         "    hosts: [127.0.0.1]",
@@ -46,7 +55,17 @@ def demo_config(products: list[DemoProduct], base_url: str, *, interval: str = "
     return "\n".join(lines) + "\n"
 
 
-def write_demo_config(path: Path, products: list[DemoProduct], base_url: str) -> Path:
+def write_demo_config(
+    path: Path,
+    products: list[DemoProduct],
+    base_url: str,
+    *,
+    interval: str = "1m",
+    listen: str = "127.0.0.1",
+    metrics_port: int = 9108,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(demo_config(products, base_url), encoding="utf-8")
+    text = demo_config(products, base_url, interval=interval, listen=listen,
+                       metrics_port=metrics_port)
+    path.write_text(text, encoding="utf-8")
     return path

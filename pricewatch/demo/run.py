@@ -1,10 +1,11 @@
-"""`pricewatch demo`: the shop, a config for it, and checks against it."""
+"""`pricewatch demo`: the shop, a config for it, and the daemon (or one round) against it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pricewatch.config import load
+from pricewatch.daemon import Daemon
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
 from pricewatch.demo.config import write_demo_config
@@ -12,20 +13,34 @@ from pricewatch.service import run_once
 from pricewatch.textui import money, stock, table
 
 
-async def run_demo(directory: Path, *, port: int, size: int, once: bool) -> int:
-    runner, base_url = await shop.start(port=port, size=size)
+async def run_demo(
+    directory: Path,
+    *,
+    port: int,
+    size: int,
+    once: bool,
+    listen: str = "127.0.0.1",
+    metrics_port: int = 9108,
+    interval: str = "1m",
+) -> int:
+    # The shop listens where /metrics does, so a container can show it too.
+    runner, base_url = await shop.start(host="127.0.0.1", port=port, size=size)
     try:
-        path = write_demo_config(directory / "config.yaml", catalog(size), base_url)
-        print(f"demo shop: {base_url}  ({size} products)")
+        path = write_demo_config(directory / "config.yaml", catalog(size), base_url,
+                                 interval=interval, listen=listen, metrics_port=metrics_port)
+        print(f"demo shop: {base_url}  ({size} products, prices move every minute)")
         print(f"config:    {path}")
         settings = load(path)
+        if not once:
+            print(f"metrics:   http://{listen}:{metrics_port}/metrics   (Ctrl-C stops)",
+                  flush=True)
+            return await Daemon(settings).run()
         result = await run_once(settings)
         print(table(["offer", "outcome", "price", "stock", "extractor"],
                     [(c.offer_key, c.outcome.value, money(c.price, c.currency),
                       stock(c.in_stock), c.extractor)
                      for c in sorted(result.summary.checks, key=lambda c: c.offer_key)]))
         print(f"\n{result.summary.line()}; database {settings.database_url}")
-        del once  # the scheduled daemon replaces this single round once it lands
         return 0
     finally:
         await runner.cleanup()

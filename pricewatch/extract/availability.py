@@ -50,7 +50,8 @@ def schema_availability(value: object) -> bool | None:
 
 _OUT = re.compile(
     r"out[\s-]of[\s-]stock|sold[\s-]?out|currently unavailable|no longer available"
-    r"|temporarily unavailable|not (?:currently )?available|unavailable|notify me when"
+    r"|temporarily unavailable|not (?:currently )?available for (?:purchase|order)"
+    r"|notify me when|email me when"
     r"|ausverkauft|nicht (?:mehr )?(?:verfügbar|lieferbar|auf lager|vorrätig)|vergriffen"
     r"|rupture de stock|en rupture|épuisée?|indisponible|plus disponible"
     r"|agotado|sin stock|sin existencias|no disponible"
@@ -89,14 +90,23 @@ def _disabled(el: Any) -> bool:
     return bool(re.search(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock", cls))
 
 
+_ZONE = re.compile(
+    r"related|recommend|carousel|upsell|cross-?sell|also-?(?:bought|viewed)|similar|modal"
+    r"|popup|template|\bhidden\b|\bhide\b|d-none|is-hidden|invisible",
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
+# Stock words about something other than the product ("image not available").
+_OTHER_SUBJECT = re.compile(r"image|photo|bild|imagen|immagine|colou?r|video|zoom", re.I)
+
+
 def _in_excluded_zone(el: Any) -> bool:
-    """Related-product carousels and the like have their own stock labels and cart buttons."""
-    for anc in el.iterancestors():
-        label = f"{anc.get('class') or ''} {anc.get('id') or ''}".lower()
-        if label.strip() and re.search(
-            r"related|recommend|carousel|upsell|cross-?sell|also-?(?:bought|viewed)|similar",
-            label,
-        ):
+    """Hidden templates and related-product carousels carry their own stock labels and cart
+    buttons, which say nothing about the product itself."""
+    for node in (el, *el.iterancestors()):
+        if node.get("hidden") is not None or _HIDDEN_STYLE.search(node.get("style") or ""):
+            return True
+        label = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+        if label.strip() and _ZONE.search(label):
             return True
     return False
 
@@ -116,7 +126,7 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         if state is not None:
             signals.append(Signal(state, 0.85, f"<{el.tag} itemprop=availability> {content!r}"))
             continue
-        if not text or len(text) > 160:
+        if not text or len(text) > 160 or _OTHER_SUBJECT.search(text):
             continue
         if _OUT.search(text):
             signals.append(Signal(False, 0.8, f"stock label <{el.tag}> says {text[:60]!r}"))
@@ -136,8 +146,18 @@ def visible_signals(index: PageIndex) -> list[Signal]:
     return signals
 
 
+def _drop_repeats(signals: list[Signal]) -> list[Signal]:
+    """The same label many times over is a list (stores, sizes, other products), not the
+    product's own state."""
+    counts: dict[str, int] = {}
+    for s in signals:
+        counts[s.evidence] = counts.get(s.evidence, 0) + 1
+    return [s for s in signals if counts[s.evidence] <= 3 or s.confidence >= 0.85]
+
+
 def decide(signals: list[Signal]) -> Signal | None:
     """The strongest signal; on equal strength "out of stock" wins (it is the costlier miss)."""
+    signals = _drop_repeats(signals)
     if not signals:
         return None
     return max(signals, key=lambda s: (s.confidence, not s.in_stock))

@@ -54,13 +54,17 @@ def _run(doc: Document) -> Report:
         found.signals.extend(availability.visible_signals(doc.index))
     stock = availability.decide(found.signals)
     in_stock = stock.in_stock if stock is not None else None
-    if winner is not None and winner.in_stock is not None and stock is None:
-        in_stock = winner.in_stock
+    stock_evidence = stock.evidence if stock is not None else None
+    if winner is not None and stock is None:
+        # The benchmark's rule, and a shopper's reading: a product page that shows a price
+        # and nowhere says "sold out" is selling the item.
+        in_stock = True if winner.in_stock is None else winner.in_stock
+        stock_evidence = "assumed: a price is shown and nothing says out of stock"
     name = found.names[0] if found.names else None
     title = find_title(doc.index if root is not None else None, name)
     evidence = winner.evidence if winner is not None else None
-    if stock is not None and evidence is not None:
-        evidence = f"{evidence}; availability: {stock.evidence}"
+    if stock_evidence is not None and evidence is not None:
+        evidence = f"{evidence}; availability: {stock_evidence}"
     result = Extraction(
         price=winner.price if winner is not None else None,
         currency=winner.currency if winner is not None else None,

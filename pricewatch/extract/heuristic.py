@@ -45,6 +45,11 @@ _BAD_TEXT = re.compile(
     r"|cuotas|parcel|x\s*\d|points|reward|gift card|coupon|club|member",
     re.IGNORECASE,
 )
+_THRESHOLD = re.compile(
+    r"free|gratis|gratuit|kostenlos|\b(?:over|above|orders?|ab|dès|desde|oltre|vanaf)\b\s*"
+    r"(?:of\s*)?[$€£]?\s*\d",
+    re.IGNORECASE,
+)
 _FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)\b", re.I)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹₽₩₺฿₫₪]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bRs\b|\blei\b", re.I)
@@ -96,6 +101,8 @@ def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[floa
         conf += 0.1
     if _CURRENCY_SIGN.search(text):
         conf += 0.1
+    if _THRESHOLD.search(text):
+        return None  # "free shipping over $50" is never the price
     if _BAD_TEXT.search(text):
         conf -= 0.3
     if _FROM_TEXT.search(text):
@@ -141,6 +148,7 @@ def extract(doc: Document, found: Findings) -> None:
         elements = [n.getparent() for n in nodes if n.getparent() is not None]
         source = "text"
     seen: set[Any] = set()
+    priced = set(elements)
     for el in elements:
         if el in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
@@ -148,6 +156,12 @@ def extract(doc: Document, found: Findings) -> None:
         text = _amount_text(el)
         if text is None:
             continue
+        if (
+            source == "element"
+            and len(_NUMBERS.findall(text)) > 1
+            and any(d in priced for d in el.iterdescendants())
+        ):
+            continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue

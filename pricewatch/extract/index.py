@@ -37,35 +37,37 @@ def build(root: Any) -> PageIndex:
         if not isinstance(tag, str) or tag in _SKIP:
             continue
         n += 1
-        attrs = el.attrib
-        if not attrs:
-            if tag == "h1":
-                idx.h1.append(el)
-                order[el] = n
-            elif tag == "title" and idx.title is None:
-                idx.title = el
-            elif tag == "button":
-                idx.controls.append(el)
-                order[el] = n
-            continue
-        label = f"{attrs.get('class', '')} {attrs.get('id', '')}".lower()
+        cls = el.get("class")
+        ident = el.get("id")
         hit = False
-        if "price" in label or "prc" in label:
-            idx.priced.append(el)
-            hit = True
-        if "stock" in label or "availab" in label:
-            idx.stock.append(el)
-            hit = True
-        if tag in _CART_TAGS or "cart" in label or "basket" in label or "buy" in label:
+        if cls is not None or ident is not None:
+            label = f"{cls or ''} {ident or ''}".lower()
+            if "price" in label or "prc" in label:
+                idx.priced.append(el)
+                hit = True
+            if "stock" in label or "availab" in label:
+                idx.stock.append(el)
+                hit = True
+            if "cart" in label or "basket" in label or "buy" in label:
+                idx.controls.append(el)
+                hit = True
+        if tag in _CART_TAGS and not hit:
             idx.controls.append(el)
-            hit = True
-        if "itemprop" in attrs or "property" in attrs or "itemscope" in attrs:
-            idx.props.append(el)
             hit = True
         if tag == "meta":
             idx.metas.append(el)
+            hit = el.get("itemprop") is not None or el.get("property") is not None
         elif tag == "h1":
             idx.h1.append(el)
+            hit = True
+        elif tag == "title" and idx.title is None:
+            idx.title = el
+        if (
+            el.get("itemprop") is not None
+            or el.get("property") is not None
+            or (el.get("itemscope") is not None)
+        ):
+            idx.props.append(el)
             hit = True
         if hit:
             order[el] = n

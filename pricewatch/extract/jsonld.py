@@ -45,7 +45,7 @@ _MAX_NODES = 5000
 
 def blocks(text: str) -> list[Any]:
     """The parsed JSON-LD blocks of a page (unparseable ones are skipped)."""
-    if "ld+json" not in text and "LD+JSON" not in text.upper():
+    if "ld+json" not in text and "LD+JSON" not in text:
         return []
     out: list[Any] = []
     for match in _BLOCK.finditer(text):
@@ -100,7 +100,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def _first_str(value: Any) -> str | None:
     for v in _as_list(value):
-        if isinstance(v, str | int) and not isinstance(v, bool):
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
             return str(v).strip()
         if isinstance(v, dict):
             inner = v.get("@value") or v.get("value") or v.get("name")
@@ -215,7 +215,21 @@ def extract(doc: Document, found: Findings) -> None:
         offers.extend(_offers_of(doc, {"offers": loose_offers}, "JSON-LD Offer"))
     if not offers:
         return
-    main = [o for o in offers if o.where == offers[0].where]
+    # The first product is the page's; products with its name are its variants (one per size).
+    first_name = _first_str(products[0][0].get("name")) if products else None
+    same = {
+        f"JSON-LD {kind} #{i + 1}"
+        for i, (node, kind) in enumerate(products)
+        if first_name and _first_str(node.get("name")) == first_name
+    }
+    # A ProductGroup's hasVariant products are the page's product too.
+    variant_ids = {id(v) for v in _as_list(products[0][0].get("hasVariant"))} if products else set()
+    same |= {
+        f"JSON-LD {kind} #{i + 1}"
+        for i, (node, kind) in enumerate(products)
+        if id(node) in variant_ids
+    }
+    main = [o for o in offers if o.where == offers[0].where or o.where in same]
     pinned, how = _pinned(doc, offers)
     if how is not None:
         if not pinned:
@@ -234,7 +248,7 @@ def extract(doc: Document, found: Findings) -> None:
     else:
         note = "the page's offer"
     conf = 0.9 if best.kind == "offer" else 0.6
-    if len(products) > 1 and how is None:
+    if len(products) > len(same) + 1 and how is None:
         conf -= 0.1  # several products: the first may be a recommendation
     found.candidates.append(
         Candidate(
@@ -252,7 +266,11 @@ def extract(doc: Document, found: Findings) -> None:
         for o in main
         if o.kind == "list"
     )
-    if best.availability is not None:
+    states = {o.availability for o in current if o.availability is not None}
+    if how is None and len(states) > 1:
+        # Some variants sold out, others not: the product can be bought.
+        found.signals.append(Signal(True, 0.9, f"{best.where}: some offers/variants in stock"))
+    elif best.availability is not None:
         found.signals.append(
             Signal(best.availability, 0.9, f"{best.where} availability of the chosen offer")
         )

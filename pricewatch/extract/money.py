@@ -44,7 +44,7 @@ _FIXED = {
     "Đ": "VND",
     "₪": "ILS",
     "₴": "UAH",
-    "ГРН": "UAH",
+    "ГРН": "UAH", "ГРН.": "UAH", "원": "KRW",
     "LEI": "RON",
     "LEU": "RON",
     "FR.": "CHF",
@@ -145,7 +145,7 @@ def parse_with_hints(
 ) -> tuple[Decimal | None, str | None]:
     """Parse one price text under a page's hints; amounts <= 0 read as no price."""
     if not text or len(text) > 400:
-        return None, None
+        return None, to_iso(currency_hint, hints.currency) if currency_hint else None
     hint = currency_hint or hints.currency
     first = Price.fromstring(text, currency_hint=hint, decimal_separator=decimal_separator)
     currency = to_iso(first.currency, hints.currency if currency_hint is None else currency_hint)

@@ -25,7 +25,7 @@ def resolve(candidates: list[Candidate], doc: Document) -> tuple[Candidate | Non
     structured = [c for c in candidates if c.extractor in _STRUCTURED and c.role != "list"]
     visible = [c for c in candidates if c.extractor == "heuristic" and c.role == "current"]
     visible_list = {c.price for c in candidates if c.extractor == "heuristic" and c.role == "list"}
-    visible_amounts = {c.price for c in visible}
+    visible_amounts = {c.price for c in visible} - visible_list
     best_visible = max(visible, key=_rank) if visible else None
     if structured:
         confirmed = [c for c in structured if c.price in visible_amounts]

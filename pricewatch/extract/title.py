@@ -30,5 +30,5 @@ def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str |
     if jsonld_name:
         return _clean(jsonld_name)
     if index.title is not None:
-        return _clean(index.title.text_content())
+        return _clean(text_of(index.title, _MAX))
     return None

@@ -1,0 +1,78 @@
+"""Hostile or broken input never crashes extract() and never yields a price <= 0."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pricewatch.extract import extract
+from pricewatch.models import ExtractSpec
+
+AUTO = ExtractSpec()
+
+
+def test_empty_and_whitespace() -> None:
+    """Empty pages give no price and an error, not an exception."""
+    for text in ("", "   \n", "\x00\x00"):
+        r = extract(text, url="https://x.com", spec=AUTO)
+        assert r.price is None
+        assert r.error
+
+
+def test_binary_bytes_decoded_as_text() -> None:
+    """Binary junk (a PNG decoded as latin-1) is survived."""
+    junk = bytes(range(256)).decode("latin-1") * 50
+    assert extract(junk, url="https://x.com", spec=AUTO).price is None
+
+
+def test_xml_declaration_on_str_input() -> None:
+    """An XML encoding declaration on already-decoded text does not stop parsing."""
+    page = (
+        '<?xml version="1.0" encoding="utf-8"?><html><body><h1>X</h1>'
+        '<span class="price">$3.00</span></body></html>'
+    )
+    assert str(extract(page, url="https://x.com", spec=AUTO).price) == "3.00"
+
+
+def test_twenty_megabyte_page() -> None:
+    """A 20 MB page is handled (no crash, bounded work)."""
+    page = "<html><body><h1>Big</h1>" + "<p>lorem ipsum</p>" * 1_200_000 + "</body></html>"
+    assert len(page) > 20_000_000
+    extract(page, url="https://x.com", spec=AUTO)
+
+
+def test_deep_nesting() -> None:
+    """5000 nested elements do not overflow anything."""
+    page = "<div>" * 5000 + '<span class="price">$9.99</span>' + "</div>" * 5000
+    extract(page, url="https://x.com", spec=AUTO)
+
+
+def test_jsonld_that_is_not_json() -> None:
+    """A JSON-LD block holding garbage is skipped and the page still read."""
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": Product, oops'
+        '</script></head><body><h1>X</h1><span class="price">€ 4,20</span></body></html>'
+    )
+    assert str(extract(page, url="https://x.de", spec=AUTO).price) == "4.20"
+
+
+def test_call_for_price() -> None:
+    """'Call for price' yields no price and an error."""
+    page = '<html><body><h1>X</h1><span class="price">Call for price</span></body></html>'
+    r = extract(page, url="https://x.com", spec=AUTO)
+    assert r.price is None
+    assert r.error
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("<>/=\"' abcdefpricespanldjson{}[]:,.$€0123456789\x00\n")),
+        max_size=400,
+    )
+)
+def test_fuzz_never_raises(text: str) -> None:
+    """Random markup-ish text never raises and never yields a price <= 0."""
+    r = extract(text, url="https://x.com", spec=AUTO)
+    assert r.price is None or r.price > 0
+    assert (r.price is None) == (r.error is not None)
