@@ -184,3 +184,12 @@ def test_env_example_documents_every_variable() -> None:
         used |= set(re.findall(r"\$\{(\w+)", path.read_text(encoding="utf-8")))
     documented = set(re.findall(r"^#?\s*(\w+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M))
     assert used <= documented, used - documented
+
+
+def test_pricewatch_healthcheck_is_the_images() -> None:
+    """Compose repeats the Dockerfile's HEALTHCHECK command exactly (one /healthz probe)."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    image = re.search(r"^\s+CMD (\[.*\])$", dockerfile, re.M)
+    assert image is not None
+    service = load_yaml(COMPOSE)["services"]["pricewatch"]["healthcheck"]["test"]
+    assert service == ["CMD", *json.loads(image.group(1))]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,32 @@ def test_dockerignore_lets_in_exactly_what_the_build_copies() -> None:
             for source in args.split()[:-1]:
                 assert (ROOT / source).exists(), source
                 assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
+
+
+def test_build_context_is_enough_to_build_the_wheel(tmp_path: Path) -> None:
+    """What the build stage copies (relative to its WORKDIR) builds a complete wheel."""
+    context = tmp_path / "context"
+    for word, args in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
+        if word != "COPY" or args.startswith("--from"):
+            continue
+        *sources, target = args.split()
+        for source in sources:
+            # COPY a b dir/ puts each source inside dir/; COPY a b names the copy b.
+            dest = context / target / Path(source).name if target.endswith("/") else (
+                context / target)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, dest,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(ROOT / source, dest)
+    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "w",
+                  context], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    wheel = next((tmp_path / "w").glob("pricewatch-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "pricewatch = pricewatch.cli:main" in archive.read(entry_points).decode()
+    assert "pricewatch/migrations/env.py" in names
+    assert "pricewatch/demo/shop.py" in names
