@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pricewatch import __version__
 from pricewatch.config import Settings, default_config_path, load
-from pricewatch.errors import ConfigError, PricewatchError
+from pricewatch.errors import ConfigError, ExtractionError, PricewatchError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
@@ -43,7 +44,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     rows = [(c.offer_key, c.outcome.value, money(c.price, c.currency), stock(c.in_stock),
              c.extractor, c.http_status, f"{c.duration_ms} ms", (c.error or "")[:60])
             for c in sorted(result.summary.checks, key=lambda c: c.offer_key)]
-    if rows and (args.verbose or len(rows) <= 60):
+    if rows and (args.list_all or len(rows) <= 60):
         print(table(["offer", "outcome", "price", "stock", "extractor", "http", "took", "error"],
                     rows))
         print()
@@ -130,6 +131,28 @@ def _add_log_options(p: argparse.ArgumentParser) -> None:
                    help="default info: one summary a minute; debug: one line per check")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from pricewatch import checkcmd
+
+    spec = checkcmd.build_spec(selector=args.selector, xpath=args.xpath,
+                               attribute=args.attribute, regex=args.regex,
+                               currency=args.currency, locale=args.locale)
+    if checkcmd.is_url(args.target):
+        page = asyncio.run(checkcmd.fetch_page(args.target))
+    else:
+        path = Path(args.target)
+        if not path.is_file():
+            print(f"error: {args.target}: no such file (and not an http(s) URL)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        page = checkcmd.read_file(path, args.url)
+    code, out, err = checkcmd.run(page, spec, json_output=args.json)
+    print(out)
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+    return code
+
+
 def _human_seconds(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -162,10 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     command("validate", cmd_validate, "Check a config file and print a one-line summary.")
     once = command("once", cmd_once,
                    "Check every active offer once, store every check, print a summary table.")
-    once.add_argument("--verbose", action="store_true", help="list every offer, however many")
+    once.add_argument("--all", action="store_true", dest="list_all",
+                      help="list every offer, however many (default: up to 60)")
     db = command("db", cmd_db, "Database maintenance: upgrade (apply migrations), current "
                  "(show the revision), check (compare the schema with the models).")
     db.add_argument("action", choices=["upgrade", "current", "check"])
+    check = command("check", cmd_check, "Show what each extractor finds on one page (a URL, "
+                    "or a saved HTML file, .gz too) and why the winner won. Exit status 0 "
+                    "when a price was found, 1 when not (or the fetch failed).", config=False)
+    check.add_argument("target", help="an http(s) URL, or the path of a saved HTML page")
+    check.add_argument("--url", help="for a saved file: the address it came from (relative "
+                       "links, currency hints such as a .cl domain)")
+    rule = check.add_mutually_exclusive_group()
+    rule.add_argument("--selector", metavar="CSS", help="read the price from this element")
+    rule.add_argument("--xpath", metavar="XP", help="read the price from this XPath")
+    check.add_argument("--attribute", metavar="A", help="read this attribute of the match")
+    check.add_argument("--regex", metavar="R", help="price part of the text (group 1)")
+    check.add_argument("--currency", metavar="C", help="ISO 4217 hint, e.g. EUR")
+    check.add_argument("--locale", metavar="L", help="separator hint, e.g. de_DE")
+    check.add_argument("--json", action="store_true",
+                       help="print one JSON object: price, currency, in_stock, title, "
+                       "extractor, outcome, evidence")
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
     hist.add_argument("offer", help="a product id, or an offer key PRODUCT@STORE")
     hist.add_argument("--limit", type=int, default=20, help="checks per offer (default 20)")
@@ -194,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         code: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, ExtractionError) as exc:
+        # A bad selector, XPath or regex on the command line is a usage error.
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PricewatchError as exc:
@@ -202,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` or similar, which stopped reading: not an error. Point
+        # stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 

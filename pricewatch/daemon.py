@@ -89,7 +89,7 @@ class Daemon:
             writer = CheckWriter(engine, on_write=self.metrics.observe_write)
             self._writer = writer
             writer.start()
-            async with Fetcher(self.settings.model.http) as fetcher:
+            async with Fetcher(self.settings.model.http, observer=self.metrics) as fetcher:
                 self._fetcher = fetcher
                 runner = None
                 server = self.settings.model.server
@@ -115,6 +115,7 @@ class Daemon:
                 await writer.close(grace=10.0)
                 if runner is not None:
                     await runner.cleanup()
+        self._remove_signal_handlers()
         lost = writer.dropped
         log.info("shutdown after %.0fs: %s; at shutdown %d checks finished, %d cancelled; "
                  "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
@@ -131,6 +132,12 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_stop_signal, sig)
             loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         self._signals += 1

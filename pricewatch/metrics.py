@@ -71,9 +71,9 @@ class Metrics:
         self.robots_blocked = Counter("pricewatch_robots_blocked",
                                       "Checks not made because robots.txt disallows them.",
                                       ["host"], registry=r)
-        self.hosts_paused = Counter("pricewatch_host_pauses",
-                                    "Times a failing host was paused by the circuit breaker.",
-                                    ["host"], registry=r)
+        self.host_paused = Counter("pricewatch_host_paused_checks",
+                                   "Checks skipped without a request because the host's "
+                                   "circuit breaker is open.", ["host"], registry=r)
         self.scheduler_lag = Histogram("pricewatch_scheduler_lag_seconds",
                                        "How late a scheduled check started.",
                                        buckets=_LAG_BUCKETS, registry=r)
@@ -142,6 +142,16 @@ class Metrics:
             _remove(self.in_stock, product, store)
         else:
             self.in_stock.labels(product, store).set(1 if check.in_stock else 0)
+
+    # FetchObserver: the fetcher reports what politeness cost.
+    def on_retry(self, host: str, reason: str) -> None:
+        self.retries.labels(host, reason).inc()
+
+    def on_robots_blocked(self, host: str) -> None:
+        self.robots_blocked.labels(host).inc()
+
+    def on_host_paused(self, host: str) -> None:
+        self.host_paused.labels(host).inc()
 
     def observe_write(self, rows: int, seconds: float) -> None:
         self.db_write.observe(seconds)

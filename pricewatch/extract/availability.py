@@ -94,7 +94,7 @@ _ZONE = re.compile(
     r"related|recommend|carousel|upsell|cross-?sell|also-?(?:bought|viewed)|similar|modal"
     r"|popup|template|\bhidden\b|\bhide\b|d-none|is-hidden|invisible",
 )
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
+_HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
 # Stock words about something other than the product ("image not available").
 _OTHER_SUBJECT = re.compile(r"image|photo|bild|imagen|immagine|colou?r|video|zoom", re.I)
 

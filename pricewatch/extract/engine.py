@@ -46,6 +46,8 @@ def _run(doc: Document) -> Report:
         winner, why = resolve(found.candidates, doc)
         if winner is None and error is None:
             error = why
+        elif winner is not None:
+            found.notes.append(f"chosen by the rule: {why}")
         elif winner is not None and error is not None:
             found.notes.append(f"explicit rule failed: {error}")
             error = None

@@ -9,6 +9,7 @@ No per-domain rules: every cue here holds across shops.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -16,12 +17,14 @@ from lxml import etree
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
 from pricewatch.extract.money import parse_with_hints
+from pricewatch.extract.title import main_heading
 
+# Class/id labels are read as words ("priceBlock_ourPrice" -> "price block our price"), so
+# "bold" is not "old", "celwidget" is not "widget" and "a-nowrap" is not "now".
 _LIST_LABEL = re.compile(
-    r"old|was|list|regular|rrp|msrp|strike|crossed|before|compare|original|retail|saving|save"
-    r"|you-?save|reduction|instead|uvp|statt|barr|prix-?barre|previous|prev|base-price|pvp"
-    r"|price-?from|high|max",
-    re.IGNORECASE,
+    r"\b(?:old|was|list|regular|rrp|msrp|strike\w*|crossed|before|compare|original|retail"
+    r"|saving|savings|save|you save|reduction|instead|uvp|statt|barr[eé]?|prix barre|previous"
+    r"|prev|base price|pvp|price from|high|max)\b"
 )
 _LIST_TEXT = re.compile(
     r"\b(?:was|list|regular|rrp|msrp|retail|reg\.?|orig(?:inal)?|compare at|you save|save"
@@ -29,16 +32,30 @@ _LIST_TEXT = re.compile(
     re.IGNORECASE,
 )
 _CURRENT_LABEL = re.compile(
-    r"sale|current|now|special|final|our|deal|actual|offer|selling|promo|reduced|new-?price"
-    r"|price-?new|main|big|product-?price|pdp|buy",
-    re.IGNORECASE,
+    r"\b(?:sales?|current|now|special|final|our|deal|actual|offers?|selling|promo|reduced"
+    r"|new price|price new|main|big|product price|pdp|buy|buybox)\b"
 )
+_SALE_LABEL = re.compile(
+    r"\b(?:sales?|current|now|special|final|deal|offer|promo|reduced|new price|price new)\b"
+)
+# The shop's own words for the price being charged now.
+_CURRENT_TEXT = re.compile(
+    r"^\W*(?:now|sale|our price|special|deal|jetzt|nur|maintenant|ahora|ora|nu)\b", re.I
+)
+# Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
-    r"related|recommend|carousel|upsell|up-sell|cross-?sell|also|similar|recent|viewed|cart"
-    r"|basket|bundle|shipping|delivery|footer|\bnav|menu|review|sidebar|widget|slider|banner"
-    r"|accessor|compare-?product|product-?list|listing|grid|tile|card|teaser|suggest|sponsor",
-    re.IGNORECASE,
+    r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
+    r"|viewed|cart|basket|bundle|shipping|delivery|footer|nav\w*|menu|reviews?|sidebar|widget"
+    r"|slider|banner|accessor\w*|compare products?|comparison|products? list\w*|listing"
+    r"|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|teaser|suggest\w*|sponsor\w*)\b"
 )
+# The buy box is often a form or block named "add to cart": that is the product's own.
+_ADD_TO = re.compile(r"\badd ?to (?:cart|basket|bag)\b")
+_HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
+_HIDDEN_CLASSES = frozenset(["hidden", "hide", "d-none", "invisible", "is-hidden"])
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_GLUED = re.compile(r"(price|cart|basket|stock|product)")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
 _BAD_TEXT = re.compile(
     r"shipping|delivery|versand|livraison|env[ií]o|spedizione|verzending|frete|dostawa|frakt"
     r"|orders? (?:over|above)|\bover\b|\bab\b|per month|/mo\b|monthly|month|financ|installment"
@@ -65,41 +82,118 @@ def _label(el: Any) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
-def _context(el: Any) -> tuple[bool, bool, bool, str]:
-    """(struck or labelled as a list price, inside a zone to skip, inside a form, labels)."""
-    listed = el.tag in _STRUCK or bool(_LIST_LABEL.search(_label(el)))
-    zone = False
-    labels = [_label(el)]
+@lru_cache(maxsize=8192)
+def words(label: str) -> str:
+    """A class/id label as space-separated lower-case words, with glued words split apart."""
+    text = _CAMEL.sub(r"\1 \2", label).lower()
+    text = _GLUED.sub(r" \1 ", text)
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def _zone(label: str) -> bool:
+    """Whether a label names a zone whose prices are not the product's own."""
+    return bool(_ZONE.search(_ADD_TO.sub(" ", words(label))))
+
+
+def _hidden(el: Any) -> bool:
+    """Hidden by attribute, inline style or a hiding utility class ("d-none", "is-hidden")."""
+    if el.get("hidden") is not None:
+        return True
+    style = el.get("style")
+    if style is not None and _HIDDEN_STYLE.search(style):
+        return True
+    cls = el.get("class")
+    return cls is not None and _hidden_class(cls)
+
+
+@lru_cache(maxsize=4096)
+def _hidden_class(cls: str) -> bool:
+    # Whole class tokens only: "hidden-xs" or "hide-content display-block-m" hide an element
+    # on one screen size only, and "visually-hidden" text is read out by screen readers.
+    for token in cls.lower().split():
+        if token in _HIDDEN_CLASSES:
+            return True
+        if token.endswith(("-hidden", "_hidden")) and "visually" not in token:
+            return True
+    return False
+
+
+def is_struck(el: Any) -> bool:
+    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price."""
+    if el.tag in _STRUCK or "line-through" in (el.get("style") or ""):
+        return True
+    return bool(_LIST_LABEL.search(words(_label(el))))
+
+
+def has_sale_label(el: Any) -> bool:
+    """The element's class/id calls it the sale/current price ("price-sales", "now-price")."""
+    return bool(_SALE_LABEL.search(words(_label(el))))
+
+
+def shown_text(el: Any, limit: int = 80) -> str:
+    """Visible text of an element without its struck-through/list-price parts.
+
+    "<span itemprop=price><s>$79.99</s> $39.99</span>" reads as "$39.99"; an element that is
+    nothing but struck parts reads as its whole text.
+    """
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in ("script", "style") and not (
+                is_struck(child)
+            ):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    text = " ".join(" ".join(parts).split())[: limit * 2]
+    return text if any(ch.isdigit() for ch in text) else text_of(el, limit)
+
+
+def _context(el: Any, keep: frozenset[Any]) -> tuple[bool, bool, str]:
+    """(struck or labelled as a list price, inside a zone to skip, labels).
+
+    A zone that holds the product's own heading (a shop that wraps the whole item in a "cart"
+    form) is the product, not another one.
+    """
+    own = _label(el)
+    listed = is_struck(el)
+    zone = _hidden(el)
+    labels = [own]
     for depth, anc in enumerate(el.iterancestors()):
-        if anc.tag in ("body", "html"):
+        if zone or anc.tag in ("body", "html"):
             break
         label = _label(anc)
-        if depth < 3:
-            labels.append(label)
-            if anc.tag in _STRUCK or (depth < 2 and _LIST_LABEL.search(label)):
-                listed = True
-        if label.strip() and _ZONE.search(label):
+        if _hidden(anc):
             zone = True
             break
-    return listed, zone, False, " ".join(labels)
+        if depth < 3:
+            labels.append(label)
+            if depth < 2 and is_struck(anc):
+                listed = True
+        if label.strip() and anc not in keep and _zone(label):
+            zone = True
+            break
+    return listed, zone, " ".join(labels)
 
 
-def _heading_order(doc: Document) -> int | None:
-    idx = doc.index
-    if idx.h1:
-        return idx.order.get(idx.h1[0])
-    return None
-
-
-def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[float, str] | None:
-    listed, zone, _, labels = _context(el)
+def _score(
+    doc: Document, el: Any, text: str, heading: int | None, keep: frozenset[Any]
+) -> tuple[float, str] | None:
+    listed, zone, labels = _context(el, keep)
     if zone:
         return None
     conf = 0.45
     role = "list" if listed or _LIST_TEXT.search(text) else "current"
-    if _CURRENT_LABEL.search(labels):
+    if _CURRENT_LABEL.search(words(labels)):
         conf += 0.1
     if _CURRENCY_SIGN.search(text):
+        conf += 0.1
+    if _CURRENT_TEXT.search(text):
         conf += 0.1
     if _THRESHOLD.search(text):
         return None  # "free shipping over $50" is never the price
@@ -116,7 +210,7 @@ def _score(doc: Document, el: Any, text: str, heading: int | None) -> tuple[floa
             conf += 0.05
         else:
             conf -= 0.1
-    return min(conf, 0.85), role
+    return min(conf, 0.9), role
 
 
 def _amount_text(el: Any) -> str | None:
@@ -137,7 +231,9 @@ def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     if doc.root is None:
         return
-    heading = _heading_order(doc)
+    heading_el, _ = main_heading(doc.index)
+    heading = doc.index.order.get(heading_el) if heading_el is not None else None
+    keep = frozenset(heading_el.iterancestors()) if heading_el is not None else frozenset()
     elements = doc.index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
@@ -165,7 +261,7 @@ def extract(doc: Document, found: Findings) -> None:
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        scored = _score(doc, el, text, heading)
+        scored = _score(doc, el, text, heading, keep)
         if scored is None:
             continue
         conf, role = scored

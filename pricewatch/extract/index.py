@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 _SKIP = frozenset(["script", "style", "noscript", "svg", "path", "template"])
 _CART_TAGS = frozenset(["button", "input"])
 
@@ -32,13 +34,16 @@ def build(root: Any) -> PageIndex:
     idx = PageIndex()
     order = idx.order
     n = 0
-    for el in root.iter():
+    # iter(Element) skips comments and processing instructions in C; one get() per attribute
+    # is cheaper than building an attrib proxy, and most elements have neither class nor id.
+    for el in root.iter(etree.Element):
         tag = el.tag
-        if not isinstance(tag, str) or tag in _SKIP:
+        if tag in _SKIP:
             continue
         n += 1
-        cls = el.get("class")
-        ident = el.get("id")
+        get = el.get
+        cls = get("class")
+        ident = get("id")
         hit = False
         if cls is not None or ident is not None:
             label = f"{cls or ''} {ident or ''}".lower()
@@ -51,21 +56,20 @@ def build(root: Any) -> PageIndex:
             if "cart" in label or "basket" in label or "buy" in label:
                 idx.controls.append(el)
                 hit = True
-        if tag in _CART_TAGS and not hit:
-            idx.controls.append(el)
-            hit = True
-        if tag == "meta":
+        if tag in _CART_TAGS:
+            if not hit:
+                idx.controls.append(el)
+                hit = True
+        elif tag == "meta":
             idx.metas.append(el)
-            hit = el.get("itemprop") is not None or el.get("property") is not None
+            hit = get("itemprop") is not None or get("property") is not None
         elif tag == "h1":
             idx.h1.append(el)
             hit = True
         elif tag == "title" and idx.title is None:
             idx.title = el
-        if (
-            el.get("itemprop") is not None
-            or el.get("property") is not None
-            or (el.get("itemscope") is not None)
+        if get("itemprop") is not None or get("property") is not None or (
+            get("itemscope") is not None
         ):
             idx.props.append(el)
             hit = True

@@ -7,6 +7,7 @@ from typing import Any
 from pricewatch.extract.availability import schema_availability
 from pricewatch.extract.candidates import Candidate, Findings, Signal
 from pricewatch.extract.document import Document, text_of
+from pricewatch.extract.heuristic import has_sale_label, is_struck, shown_text
 from pricewatch.extract.money import parse_machine, parse_with_hints, to_iso
 
 _PRICE_PROPS = ("price", "schema:price", "lowprice", "schema:lowprice")
@@ -58,6 +59,18 @@ def _microdata(doc: Document, found: Findings) -> None:
         if (el.get("itemprop") or el.get("property") or "").lower() in _PRICE_PROPS
     ][:_MAX]
     seen_price = False
+    # One Offer with two prices ("price-standard" 39.90, "price-sales" 1.90): the one labelled
+    # as the current price is the price, the others are list prices.
+    scopes: dict[Any, list[Any]] = {}
+    for el in elements:
+        scopes.setdefault(_scope(el), []).append(el)
+    listed = {
+        el
+        for group in scopes.values()
+        if len(group) > 1 and any(has_sale_label(e) for e in group)
+        for el in group
+        if not has_sale_label(el)
+    }
     for el in elements:
         prop = (el.get("itemprop") or el.get("property") or "").lower()
         kind = "RDFa" if el.get("property") else "microdata"
@@ -69,7 +82,7 @@ def _microdata(doc: Document, found: Findings) -> None:
             amount = parse_machine(raw, doc.hints, currency)
             shown = f"content={raw!r}"
         else:
-            raw = text_of(el, 80)
+            raw = shown_text(el, 80)
             amount, text_currency = parse_with_hints(raw, doc.hints, currency_hint=currency)
             currency = currency or text_currency
             shown = repr(raw[:60])
@@ -88,7 +101,11 @@ def _microdata(doc: Document, found: Findings) -> None:
                 conf,
                 f"{kind} <{el.tag} {'property' if kind == 'RDFa' else 'itemprop'}={prop}> {shown}",
                 in_stock=avail,
-                role="low" if "low" in prop else "current",
+                role="low"
+                if "low" in prop
+                else "list"
+                if el in listed or is_struck(el)
+                else "current",
             )
         )
         if avail is not None and conf >= 0.7:

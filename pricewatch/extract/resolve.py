@@ -12,6 +12,7 @@ from dataclasses import replace
 from pricewatch.extract.candidates import Candidate
 from pricewatch.extract.document import Document
 
+_META_TAGS = frozenset(["opengraph", "meta"])
 _STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
 
 
@@ -47,6 +48,17 @@ def resolve(candidates: list[Candidate], doc: Document) -> tuple[Candidate | Non
                 best_visible,
                 evidence=f"{best_visible.evidence} (markup says {best.price}, shown struck/list)",
             ), "page shows the markup price as a list price"
+        if (
+            best.extractor in _META_TAGS
+            and best_visible is not None
+            and best_visible.confidence >= 0.7
+        ):
+            # Page-level meta tags are often a template's "from" price or stale; a strong
+            # visible price that the meta tag does not match is what the shopper pays.
+            return replace(
+                best_visible,
+                evidence=f"{best_visible.evidence} (meta tag says {best.price}, not shown)",
+            ), "visible page beats an unconfirmed meta tag"
         return best, "structured data"
     if best_visible is not None:
         return best_visible, "visible page"

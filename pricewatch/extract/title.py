@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from pricewatch.extract.document import text_of
 from pricewatch.extract.index import PageIndex
 
 _MAX = 300
+_WORD = re.compile(r"\w{2,}")
+_MAX_HEADINGS = 12
 
 
 def _clean(value: str | None) -> str | None:
@@ -15,18 +20,52 @@ def _clean(value: str | None) -> str | None:
     return text[:_MAX] if text else None
 
 
+def _og_title(index: PageIndex) -> str | None:
+    for meta in index.metas:
+        if (meta.get("property") or meta.get("name")) == "og:title" and _clean(meta.get("content")):
+            return _clean(meta.get("content"))
+    return None
+
+
+def main_heading(index: PageIndex) -> tuple[Any | None, bool]:
+    """The product's <h1> and whether the page's <title>/og:title vouch for it.
+
+    Pages often carry several <h1> (a promotion banner, "Reviews", "Description"); the
+    product's own is the one whose words the page title repeats.
+    """
+    if not index.h1:
+        return None, False
+    reference = " ".join(
+        t for t in (_og_title(index), text_of(index.title, _MAX) if index.title is not None else "")
+        if t
+    )
+    known = set(_WORD.findall(reference.lower()))
+    best, best_score = index.h1[0], (0.0, 0)
+    for heading in index.h1[:_MAX_HEADINGS]:
+        seen = set(_WORD.findall(text_of(heading, _MAX).lower()))
+        if not seen:
+            continue
+        shared = len(seen & known)
+        score = (shared / len(seen), shared)
+        if score > best_score:
+            best, best_score = heading, score
+    return best, best_score[0] >= 0.5
+
+
 def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str | None:
     """The best product name on the page, or None."""
     if index is None:
         return _clean(jsonld_name)
-    # Pages with many <h1> use them for layout; one to three is a product heading.
-    if 1 <= len(index.h1) <= 3:
-        title = _clean(text_of(index.h1[0], _MAX))
+    heading, vouched = main_heading(index)
+    # Pages with many <h1> use them for layout; one to three is a product heading, and so is
+    # one the page title repeats.
+    if heading is not None and (vouched or len(index.h1) <= 3):
+        title = _clean(text_of(heading, _MAX))
         if title and len(title) >= 3:
             return title
-    for meta in index.metas:
-        if (meta.get("property") or meta.get("name")) == "og:title" and _clean(meta.get("content")):
-            return _clean(meta.get("content"))
+    og = _og_title(index)
+    if og:
+        return og
     if jsonld_name:
         return _clean(jsonld_name)
     if index.title is not None:

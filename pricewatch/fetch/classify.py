@@ -10,16 +10,23 @@ import aiohttp
 
 from pricewatch.models import Outcome
 
-# Phrases of the bot walls seen most often (Cloudflare, Akamai, PerimeterX, DataDome, hCaptcha,
-# reCAPTCHA) and generic "enable JavaScript" interstitials. Checked only on short pages or in
-# the <title>, so a product page that merely mentions "captcha" in a script is not blocked.
+# Phrases of the bot walls seen most often (Cloudflare, Akamai, Imperva/Incapsula, PerimeterX,
+# DataDome, Amazon, hCaptcha, reCAPTCHA) and generic "enable JavaScript" interstitials. They are
+# looked for only in the <title> or on short pages: a real product page may well load a
+# reCAPTCHA for its review form or Cloudflare's challenge script, and must not read as blocked.
 _BLOCK_MARKERS = re.compile(
-    r"(captcha|are you a robot|verify you are (a )?human|access denied|attention required|"
-    r"just a moment\.\.\.|checking your browser|pardon our interruption|px-captcha|"
-    r"request unsuccessful|enable javascript and cookies to continue|"
-    r"please enable (javascript|js)|bot detection|unusual traffic)",
+    r"(captcha|are you a robot|are you (a )?human|verify you are (a )?human|robot check|"
+    r"human verification|access denied|attention required|just a moment\.\.\.|"
+    r"checking your browser|checking if the site connection is secure|one more step|"
+    r"pardon our interruption|px-captcha|captcha-delivery\.com|incapsula incident|"
+    r"_incapsula_resource|request unsuccessful|you have been blocked|request blocked|"
+    r"type the characters you see|enable javascript and cookies to continue|"
+    r"please enable (javascript|js)|javascript is (disabled|required)|bot detection|"
+    r"unusual traffic|press (&|&amp;|and) hold|ddos protection by)",
     re.IGNORECASE,
 )
+# Interstitials are a few KB; the smallest real product page in the test corpus is far larger.
+_SHORT_PAGE = 15_000
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -53,6 +60,14 @@ def outcome_for_exception(exc: BaseException) -> tuple[Outcome, str]:
     return Outcome.ERROR, f"{type(exc).__name__}: {exc}"
 
 
+def temporary_exception(exc: BaseException) -> bool:
+    """Whether a failed request may succeed if tried again (TLS and URL errors will not)."""
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError | aiohttp.InvalidURL
+                  | aiohttp.TooManyRedirects):
+        return False
+    return isinstance(exc, asyncio.TimeoutError | TimeoutError | aiohttp.ClientError | OSError)
+
+
 def looks_blocked(text: str) -> str | None:
     """The marker that makes a 200 page a bot wall, or None for an ordinary page."""
     title = _TITLE.search(text[:20000])
@@ -60,7 +75,7 @@ def looks_blocked(text: str) -> str | None:
         found = _BLOCK_MARKERS.search(title.group(1))
         if found:
             return found.group(0)
-    if len(text) < 15000:  # interstitials are small; real product pages rarely are
+    if len(text) < _SHORT_PAGE:
         found = _BLOCK_MARKERS.search(text)
         if found:
             return found.group(0)

@@ -1,10 +1,15 @@
-"""The HTTP client: one aiohttp session per process, global and per-host limits, timeouts,
-size caps and classification. Returns a FetchResult; never raises for a failed fetch."""
+"""The fetcher: one aiohttp session per process, and the order of the politeness steps for
+each fetch: circuit breaker -> robots.txt -> (host slot + delay -> global slot -> one attempt,
+then a backoff sleep holding no slot) * attempts. Returns a FetchResult; never raises for a
+failed fetch."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -12,35 +17,59 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from pricewatch.config import HttpConfig
-from pricewatch.fetch.classify import looks_blocked, outcome_for_exception, outcome_for_status
-from pricewatch.fetch.decode import decode
+from pricewatch.fetch.breaker import CircuitBreaker
+from pricewatch.fetch.classify import outcome_for_exception
 from pricewatch.fetch.hosts import HostLimiter
+from pricewatch.fetch.observer import FetchObserver, NullObserver
+from pricewatch.fetch.request import attempt
+from pricewatch.fetch.retry import RetryPolicy
+from pricewatch.fetch.robots import RobotsCache, RobotsResponse, Verdict
 from pricewatch.models import FetchOptions, FetchResult, Outcome
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
-_JSON_TYPES = ("application/json", "application/ld+json", "text/json")
-_CHUNK = 64 * 1024
+_ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
+_ROBOTS_MAX_REDIRECTS = 5  # RFC 9309: follow at least five
+_ROBOTS_RETRY = 600.0  # an unavailable robots.txt is asked for again after this (or the TTL)
 
-
-class _TooLarge(Exception):
-    pass
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Fetcher:
-    """Fetches pages politely. Use as ``async with Fetcher(...) as fetcher``."""
+    """Fetches pages politely. Use as ``async with Fetcher(...) as fetcher``.
 
-    def __init__(self, http: HttpConfig) -> None:
+    ``observer`` is told about retries, robots blocks and paused hosts (metrics); ``rng``,
+    ``sleep`` and ``clock`` are seams for tests. ``robots_retry`` is how long an unavailable
+    robots.txt blocks its host before it is fetched again."""
+
+    def __init__(
+        self,
+        http: HttpConfig,
+        *,
+        observer: FetchObserver | None = None,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        robots_retry: float = _ROBOTS_RETRY,
+    ) -> None:
         self._http = http
-        self._concurrency = http.concurrency
         self._global = asyncio.Semaphore(http.concurrency)
-        self._hosts = HostLimiter()
-        self._max_bytes = http.max_bytes
-        self._max_redirects = http.max_redirects
+        self._hosts = HostLimiter(clock=clock)
+        self._breaker = CircuitBreaker(failures=http.circuit_breaker.failures,
+                                       pause=http.circuit_breaker.pause, clock=clock)
+        self._robots = RobotsCache(self._load_robots, ttl=http.robots_ttl,
+                                   retry_unavailable=robots_retry, clock=clock)
+        self._policy = RetryPolicy.from_config(http.retries)
+        self._observer: FetchObserver = observer or NullObserver()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
-            limit=self._concurrency, ttl_dns_cache=300, enable_cleanup_closed=True
+            limit=self._http.concurrency,
+            # Per-host politeness is enforced by HostLimiter; this is a backstop.
+            limit_per_host=max(self._http.per_host_concurrency, 1) * 4,
+            ttl_dns_cache=300,
+            enable_cleanup_closed=True,
         )
         # Cookies are per store and sent explicitly; a shared jar would leak them across shops.
         self._session = aiohttp.ClientSession(
@@ -54,6 +83,7 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._robots.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -61,6 +91,14 @@ class Fetcher:
     @property
     def hosts(self) -> HostLimiter:
         return self._hosts
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
 
     async def fetch(
         self,
@@ -74,72 +112,86 @@ class Fetcher:
         ``last_modified`` come from the offer's last good check (conditional request)."""
         started = time.perf_counter()
         host = (urlsplit(url).hostname or "").lower()
-        # Host slot first: a request queued behind a slow host must not hold a global slot
-        # that another host could use.
-        async with self._hosts.slot(
-            host, concurrency=options.per_host_concurrency, delay=options.per_host_delay
-        ), self._global:
-            result = await self._request(url, options)
-        elapsed = int((time.perf_counter() - started) * 1000)
-        return _with_elapsed(result, elapsed)
+        admission = self._breaker.admit(host)
+        if not admission.allowed:
+            self._observer.on_host_paused(host)
+            result = FetchResult(Outcome.HOST_PAUSED, url, attempts=0,
+                                 error=_paused_message(admission.paused_for))
+        else:
+            try:
+                result = await self._fetch_admitted(url, host, options, etag, last_modified)
+            except BaseException:
+                if admission.probe:
+                    self._breaker.release(host)
+                raise
+            self._breaker.record(host, result, probe=admission.probe)
+        return replace(result, elapsed_ms=int((time.perf_counter() - started) * 1000))
 
-    async def _request(self, url: str, options: FetchOptions) -> FetchResult:
-        assert self._session is not None, "Fetcher used outside 'async with'"
+    async def _fetch_admitted(
+        self,
+        url: str,
+        host: str,
+        options: FetchOptions,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult:
+        if options.obey_robots:
+            verdict = await self._robots_verdict(url, host, options)
+            if not verdict.allowed:
+                self._observer.on_robots_blocked(host)
+                return FetchResult(Outcome.ROBOTS_DISALLOWED, url, attempts=0,
+                                   error=verdict.reason)
+        number = 0
+        while True:
+            number += 1
+            async with self._slot(host, options):
+                tried = await attempt(self._session_or_fail(), url, options,
+                                      max_bytes=self._http.max_bytes,
+                                      max_redirects=self._http.max_redirects,
+                                      etag=etag, last_modified=last_modified)
+            if not tried.retryable or number >= self._policy.attempts:
+                return replace(tried.result, attempts=number)
+            self._observer.on_retry(host, tried.result.outcome.value)
+            # Outside the slots: a backoff sleep must not keep other requests waiting.
+            await self._sleep(self._policy.delay(number, tried.retry_after, self._rng))
+
+    async def _robots_verdict(self, url: str, host: str, options: FetchOptions) -> Verdict:
+        verdict = await self._robots.check(url, options)
+        if verdict.crawl_delay is not None:
+            self._hosts.raise_delay(host, verdict.crawl_delay)
+        return verdict
+
+    def _slot(self, host: str, options: FetchOptions) -> AbstractAsyncContextManager[None]:
+        return self._hosts.slot(host, concurrency=options.per_host_concurrency,
+                                delay=options.per_host_delay, shared=self._global)
+
+    def _session_or_fail(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        return self._session
+
+    async def _load_robots(self, robots_url: str, options: FetchOptions) -> RobotsResponse:
+        """Fetch one robots.txt through the host's slot (it is a request to that host too)."""
+        host = (urlsplit(robots_url).hostname or "").lower()
         t = options.timeouts
         timeout = aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
-        headers = {"User-Agent": options.user_agent, "Accept-Encoding": "gzip, deflate, br",
-                   "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
-                   **dict(options.headers)}
-        if options.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in options.cookies)
         try:
-            async with self._session.get(
-                url,
-                headers=headers,
-                timeout=timeout,
-                proxy=options.proxy,
-                max_redirects=self._max_redirects,
+            async with self._slot(host, options), self._session_or_fail().get(
+                robots_url, headers={"User-Agent": options.user_agent}, timeout=timeout,
+                proxy=options.proxy, max_redirects=_ROBOTS_MAX_REDIRECTS,
             ) as response:
-                final_url = str(response.url)
-                failed = outcome_for_status(response.status)
-                if failed is not None:
-                    return FetchResult(failed, final_url, status=response.status,
-                                       error=f"HTTP {response.status} {response.reason or ''}"
-                                       .strip())
-                ctype = response.content_type.lower()
-                if ctype not in _HTML_TYPES and not (options.accept_json and ctype in _JSON_TYPES):
-                    return FetchResult(Outcome.NOT_HTML, final_url, status=response.status,
-                                       content_type=ctype, error=f"content type {ctype}")
-                declared = response.content_length
-                if declared is not None and declared > self._max_bytes:
-                    return FetchResult(Outcome.TOO_LARGE, final_url, status=response.status,
-                                       error=f"Content-Length {declared} > {self._max_bytes}")
-                body = await self._read_capped(response)
-                text, _charset = decode(body, response.charset)
-        except _TooLarge:
-            return FetchResult(Outcome.TOO_LARGE, url, error=f"body over {self._max_bytes} bytes")
+                if response.status >= 300:
+                    return RobotsResponse(response.status)
+                body = await response.content.read(_ROBOTS_MAX_BYTES)
+                return RobotsResponse(response.status, body.decode("utf-8", errors="replace"))
+        except aiohttp.TooManyRedirects:
+            return RobotsResponse(404, error="too many redirects")  # RFC 9309: unavailable
         except Exception as exc:
-            outcome, message = outcome_for_exception(exc)
-            return FetchResult(outcome, url, error=message)
-        marker = looks_blocked(text)
-        if marker is not None:
-            return FetchResult(Outcome.BLOCKED, final_url, status=response.status,
-                               error=f"bot wall: {marker!r}")
-        return FetchResult(Outcome.OK, final_url, status=response.status, text=text,
-                           content_type=ctype, etag=response.headers.get("ETag"),
-                           last_modified=response.headers.get("Last-Modified"))
-
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        # Counting decompressed bytes as they arrive stops a gzip bomb before it fills memory.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
+            _outcome, message = outcome_for_exception(exc)
+            return RobotsResponse(None, error=message)
 
 
-def _with_elapsed(result: FetchResult, elapsed_ms: int) -> FetchResult:
-    return replace(result, elapsed_ms=elapsed_ms)
+def _paused_message(left: float) -> str:
+    if left > 0:
+        return f"host paused after repeated failures; next probe in {left:.0f}s"
+    return "host paused after repeated failures; a probe request is in flight"

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog, price_at
-from tests.conftest import ServeFn
+from tests.conftest import ServeFn, eventually
 
 NOW = 1_790_000_000.0
 pytestmark = pytest.mark.slow
@@ -65,15 +64,6 @@ def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def rows(db: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(
@@ -112,7 +102,7 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
             except aiohttp.ClientError:
                 return False
 
-        await until(ready, 30, "/readyz")
+        await eventually(ready, 30, "/readyz")
         products = catalog(4)
 
         async def priced(count: int) -> bool:
@@ -120,7 +110,7 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
             return all(value(samples, "pricewatch_price", product=p.id, store="127.0.0.1",
                              currency=p.currency) is not None for p in products[:count])
 
-        await until(lambda: priced(3), 20, "price gauges of the first three products")
+        await eventually(lambda: priced(3), 20, "price gauges of the first three products")
         _, samples = await scrape(free_port)
         for p in products[:3]:
             gauge = value(samples, "pricewatch_price", product=p.id, store="127.0.0.1",
@@ -134,12 +124,12 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
             keys = [k for k, _ in rows(db) if k.startswith(products[0].id)]
             return len(keys) >= 3
 
-        await until(accumulated, 20, "three rows for one offer (interval 2s)")
+        await eventually(accumulated, 20, "three rows for one offer (interval 2s)")
 
         # SIGHUP with an added product schedules it.
         cfg.write_text(config_text(base, slow_base, free_port, 4), encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
-        await until(lambda: priced(4), 20, "the added product's price gauge")
+        await eventually(lambda: priced(4), 20, "the added product's price gauge")
         _, samples = await scrape(free_port)
         assert value(samples, "pricewatch_offers_configured") == 5
 
@@ -151,9 +141,9 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
             _, samples = await scrape(free_port)
             return (value(samples, "pricewatch_config_reload_failures_total") or 0) >= 1
 
-        await until(rejected, 20, "the reload failure metric")
+        await eventually(rejected, 20, "the reload failure metric")
         before = len(rows(db))
-        await until(lambda: asyncio.sleep(0, len(rows(db)) > before + 3), 20,
+        await eventually(lambda: asyncio.sleep(0, len(rows(db)) > before + 3), 20,
                     "checks continuing after the rejected reload")
         text, samples = await scrape(free_port)
         assert value(samples, "pricewatch_offers_configured") == 5
@@ -161,13 +151,13 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
 
         if shutil.which("promtool"):
             lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
-                                  capture_output=True, timeout=30)
+                                  capture_output=True, timeout=30, check=False)
             assert lint.returncode == 0, lint.stdout.decode() + lint.stderr.decode()
             assert lint.stdout.decode().strip() == "", lint.stdout.decode()
         elif os.environ.get("CI"):
             pytest.fail("promtool is missing in CI")
 
-        await until(lambda: asyncio.sleep(0, slow_requests >= 1), 10, "a slow check in flight")
+        await eventually(lambda: asyncio.sleep(0, slow_requests >= 1), 10, "a slow check in flight")
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(proc.wait, 30)
@@ -181,7 +171,8 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
     assert code == 0, output
     assert elapsed < 15, output  # shutdown_timeout is 1 s; generous for a loaded machine
     assert "config reload rejected" in output
-    assert "config.yaml:" in output and "products[5].offers[0].url: not an http(s) URL" in output
+    assert "config.yaml:" in output
+    assert "products[5].offers[0].url: not an http(s) URL" in output
     stored = rows(tmp_path / "pw.db")
     slow_rows = [o for k, o in stored if k.startswith("slow@")]
     assert len(slow_rows) >= slow_requests  # every request the server saw has its row

@@ -56,3 +56,73 @@ def test_no_price_has_error() -> None:
     r = extract("<html><body><h1>About us</h1></body></html>", url="https://x.com", spec=AUTO)
     assert r.price is None
     assert r.error
+
+
+def test_class_words_not_substrings() -> None:
+    """Labels are read as words: a "celwidget" is no widget, an add-to-cart form is the buy
+    box, and a grid layout column is no product grid."""
+    page = (
+        '<html><body><h1>Kettle</h1><div class="a-fixed-right-grid-col">'
+        '<div class="celwidget" id="buybox"><form id="addToCart">'
+        '<span class="a-color-price" id="priceblock_ourprice">$87.11</span>'
+        "</form></div></div>"
+        '<div class="mini-cart"><span class="price">$5.00</span></div></body></html>'
+    )
+    r = extract(page, url="https://x.com", spec=AUTO)
+    assert (r.price, r.extractor) == (Decimal("87.11"), "heuristic")
+
+
+def test_bold_price_is_not_an_old_price() -> None:
+    """"a-text-bold" holds the letters of "old" but is no list-price label."""
+    page = (
+        '<html><body><h1>Rug</h1><span class="price a-text-bold">$20.00</span>'
+        '<span class="old-price">$30.00</span></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("20.00")
+
+
+def test_hidden_prices_are_ignored() -> None:
+    """Prices hidden by class, attribute or inline style are templates, not the shown price;
+    responsive classes ("hidden-xs") and backface-visibility do not hide."""
+    page = (
+        '<html><body><h1>Spice rub</h1>'
+        '<span class="tiered-price aok-hidden">$7.08</span>'
+        '<span class="price" style="display: none">$6.00</span>'
+        '<div hidden><span class="price">$5.00</span></div>'
+        '<div style="-webkit-backface-visibility: hidden">'
+        '<span class="price hidden-xs">$8.33</span></div></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("8.33")
+
+
+def test_product_heading_is_the_one_the_title_repeats() -> None:
+    """With several <h1>, distance is measured from the one the page <title> repeats, so a
+    price near a promotion heading does not win."""
+    filler = "".join(f"<p>line {i}</p>" for i in range(500))
+    page = (
+        "<html><head><title>Dog car seat Happy Ride: Shop</title></head><body>"
+        "<h1>Free trial of our club</h1>"
+        '<span class="offer-price">$65.27</span>'
+        f"{filler}<h1>Dog car seat Happy Ride</h1>"
+        '<span class="deal-price">$66.75</span></body></html>'
+    )
+    r = extract(page, url="https://x.com", spec=AUTO)
+    assert (r.price, r.title) == (Decimal("66.75"), "Dog car seat Happy Ride")
+
+
+def test_now_text_marks_the_current_price() -> None:
+    """"Now $52.00" beats a neighbouring unlabelled $64.95 of equal standing."""
+    page = (
+        '<html><body><h1>Leggings</h1><h5 class="product-price--markdown">$64.95</h5>'
+        '<h5 class="product-price">Now $52.00</h5></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("52.00")
+
+
+def test_cart_zone_holding_the_product_heading_is_the_product() -> None:
+    """A shop that wraps the whole item in a "cart" block still shows its own price there."""
+    page = (
+        '<html><body><div id="shop-cart"><h1>Fragrance</h1>'
+        '<span class="price">$32.50</span></div></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=AUTO).price == Decimal("32.50")

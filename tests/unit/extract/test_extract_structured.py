@@ -137,3 +137,42 @@ def test_markup_list_price_loses_to_visible_sale_price() -> None:
     )
     r = extract(_page(head, body), url="https://x.com", spec=AUTO)
     assert r.price == Decimal("39.99")
+
+
+def test_microdata_price_without_its_struck_parts() -> None:
+    """An itemprop=price element holding struck "was" pieces and the sale pieces reads as the
+    sale price (prices split into "$", "39." and "99" spans included)."""
+    page = (
+        '<html><body><div itemscope itemtype="http://schema.org/Product"><h1>Dress</h1>'
+        '<div itemprop="offers" itemscope itemtype="http://schema.org/Offer">'
+        '<span itemprop="price"><span class="strikethrough">$</span>'
+        '<span class="strikethrough">79.</span><span class="strikethrough">99</span>'
+        '<span class="sale">$</span><span class="sale">39.</span><span>99</span></span>'
+        "</div></div></body></html>"
+    )
+    r = extract(page, url="https://x.com", spec=ExtractSpec())
+    assert (r.price, r.extractor) == (Decimal("39.99"), "microdata")
+
+
+def test_two_microdata_prices_in_one_offer() -> None:
+    """One Offer with a "price-standard" and a "price-sales" itemprop=price: the sale one."""
+    page = (
+        '<html><body><h1>Cardigan</h1><div class="product-price" itemprop="offers" itemscope'
+        ' itemtype="http://schema.org/Offer"><meta itemprop="priceCurrency" content="USD">'
+        '<span class="price-standard pdp-price" itemprop="price">39.90</span>'
+        '<span class="price-sales pdp-price" itemprop="price">1.90</span></div></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=ExtractSpec()).price == Decimal("1.90")
+
+
+def test_unconfirmed_opengraph_price_loses_to_a_strong_visible_price() -> None:
+    """og:price:amount 26.50 (a template's "from" price) that the page never shows loses to
+    the sale price shown next to the product heading."""
+    page = (
+        '<html><head><meta property="og:price:amount" content="26.5000">'
+        '<meta property="og:price:currency" content="USD"></head><body><h1>Witch Hazel</h1>'
+        '<p class="old-price">Price: $119.00</p><p class="special-price">Price: $94.00</p>'
+        "</body></html>"
+    )
+    r = extract(page, url="https://x.com", spec=ExtractSpec())
+    assert (r.price, r.extractor) == (Decimal("94.00"), "heuristic")

@@ -1,0 +1,170 @@
+"""One attempt at one URL: conditional headers, redirects followed by hand (to cap them and
+spot loops), the status, content type and size checks, decoding, and bot-wall detection.
+
+Returns an ``Attempt`` saying what happened and whether trying again could help; the caller
+(client.py) owns retries, slots and robots.txt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+from yarl import URL
+
+from pricewatch.fetch.classify import (
+    looks_blocked,
+    outcome_for_exception,
+    outcome_for_status,
+    temporary_exception,
+)
+from pricewatch.fetch.decode import decode
+from pricewatch.fetch.retry import is_temporary, parse_retry_after
+from pricewatch.models import FetchOptions, FetchResult, Outcome
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
+JSON_TYPES = ("application/json", "application/ld+json", "text/json")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    result: FetchResult
+    retryable: bool = False
+    retry_after: float | None = None  # the server's Retry-After, in seconds
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def request_headers(
+    options: FetchOptions, etag: str | None, last_modified: str | None
+) -> dict[str, str]:
+    headers = {
+        "User-Agent": options.user_agent,
+        "Accept-Encoding": "gzip, deflate, br",
+        "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+        **dict(options.headers),
+    }
+    if options.cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in options.cookies)
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+async def attempt(
+    session: aiohttp.ClientSession,
+    url: str,
+    options: FetchOptions,
+    *,
+    max_bytes: int,
+    max_redirects: int,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Attempt:
+    """Make one request (plus its redirects); never raises for anything the server does."""
+    t = options.timeouts
+    # aiohttp's own total timeout restarts on every redirect hop; asyncio.timeout bounds the
+    # whole attempt, including a body that trickles in forever.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read)
+    headers = request_headers(options, etag, last_modified)
+    current = url
+    try:
+        async with asyncio.timeout(t.total):
+            seen = {URL(url)}
+            for _hop in range(max_redirects + 1):
+                async with session.get(current, headers=headers, timeout=timeout,
+                                       proxy=options.proxy, allow_redirects=False) as response:
+                    target = _redirect_target(response)
+                    if target is None:
+                        return await _read(response, options, max_bytes, etag, last_modified)
+                    if target in seen:
+                        return Attempt(FetchResult(
+                            Outcome.HTTP_ERROR, current, status=response.status,
+                            error=f"redirect loop: {target} was already visited"))
+                    if target.scheme not in ("http", "https"):
+                        return Attempt(FetchResult(
+                            Outcome.HTTP_ERROR, current, status=response.status,
+                            error=f"redirect to a non-HTTP URL: {target}"))
+                    seen.add(target)
+                    current = str(target)
+            return Attempt(FetchResult(Outcome.HTTP_ERROR, current, status=response.status,
+                                       error=f"more than {max_redirects} redirects"))
+    except Exception as exc:
+        outcome, message = outcome_for_exception(exc)
+        return Attempt(FetchResult(outcome, current, error=message),
+                       retryable=temporary_exception(exc))
+
+
+def _redirect_target(response: aiohttp.ClientResponse) -> URL | None:
+    location = response.headers.get("Location")
+    if response.status not in _REDIRECTS or not location:
+        return None
+    return response.url.join(URL(location, encoded=False))
+
+
+async def _read(
+    response: aiohttp.ClientResponse,
+    options: FetchOptions,
+    max_bytes: int,
+    etag: str | None,
+    last_modified: str | None,
+) -> Attempt:
+    final_url, status = str(response.url), response.status
+    if status == 304:
+        # The validators stay the same unless the server sends new ones.
+        return Attempt(FetchResult(
+            Outcome.OK, final_url, status=status, not_modified=True,
+            etag=response.headers.get("ETag") or etag,
+            last_modified=response.headers.get("Last-Modified") or last_modified))
+    failed = outcome_for_status(status)
+    if failed is not None:
+        retryable = is_temporary(failed, status)
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if retryable else None
+        return Attempt(
+            FetchResult(failed, final_url, status=status,
+                        error=f"HTTP {status} {response.reason or ''}".strip()),
+            retryable=retryable, retry_after=retry_after)
+    ctype = response.content_type.lower()
+    is_json = options.accept_json and ctype in JSON_TYPES
+    if ctype not in HTML_TYPES and not is_json:
+        return Attempt(FetchResult(Outcome.NOT_HTML, final_url, status=status,
+                                   content_type=ctype, error=f"content type {ctype}"))
+    declared = response.content_length
+    if declared is not None and declared > max_bytes:
+        return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
+                                   error=f"Content-Length {declared} > {max_bytes}"))
+    try:
+        body = await read_capped(response, max_bytes)
+    except _TooLarge:
+        return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
+                                   error=f"body over {max_bytes} bytes (decompressed)"))
+    text, _charset = decode(body, response.charset)
+    marker = None if is_json else looks_blocked(text)
+    if marker is not None:
+        return Attempt(FetchResult(Outcome.BLOCKED, final_url, status=status,
+                                   error=f"bot wall: {marker!r}"))
+    return Attempt(FetchResult(Outcome.OK, final_url, status=status, text=text,
+                               content_type=ctype, etag=response.headers.get("ETag"),
+                               last_modified=response.headers.get("Last-Modified")))
+
+
+async def read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The decompressed body, or ``_TooLarge`` as soon as it passes ``max_bytes``.
+
+    aiohttp (>= 3.13.3) inflates at most one chunk's worth per read, so counting what arrives
+    bounds memory even for a gzip bomb (tests/integration/fetch measures it)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
