@@ -29,6 +29,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PRICEWATCH_CONFIG=/config/config.yaml \
+    PRICEWATCH_SERVER_HOST=0.0.0.0 \
+    PRICEWATCH_DATABASE_URL=sqlite:////data/pricewatch.db \
     PRICEWATCH_HEALTH_URL=http://127.0.0.1:9108/healthz
 USER ${UID}:${UID}
 WORKDIR /data

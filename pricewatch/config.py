@@ -464,8 +464,11 @@ def loads(
     """Validate config text; ``file`` is the name used in error messages."""
     located = yamlsource.load(text, file=file, environ={} if environ is None else environ)
     data = located.data
+    if data is None or data == {}:
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of settings", file=file, line=1)
+    _apply_env_overrides(data, {} if environ is None else environ)
     try:
         model = SettingsModel.model_validate(data)
     except ValidationError as exc:
@@ -522,6 +525,24 @@ def _convert(exc: ValidationError, located: yamlsource.Located, file: str) -> Co
         return problems[0]
     return ConfigErrors(problems)
 
+
+
+# Settings a deployment (a container, a systemd unit) sets from outside the file. They win
+# over the file, so one config.yaml works on a laptop and in the container unchanged.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "PRICEWATCH_DATABASE_URL": ("database", "url"),
+    "PRICEWATCH_SERVER_HOST": ("server", "host"),
+    "PRICEWATCH_SERVER_PORT": ("server", "port"),
+}
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        value = environ.get(variable)
+        if value:
+            block = data.setdefault(section, {})
+            if isinstance(block, dict):
+                block[key] = value
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -183,7 +183,7 @@ class Daemon:
         # Restore the gauges from the database, so a restart does not blank the dashboard.
         for key, previous in self._previous.items():
             if previous.check is not None and key in self._offers:
-                self.metrics.observe_check(self._offers[key], previous.check)
+                self.metrics.restore(self._offers[key], previous.check)
 
     def _schedule(self, now: datetime, only: set[str] | None = None) -> None:
         assert self._scheduler is not None

@@ -122,9 +122,14 @@ class Metrics:
             _remove(self.price, *pair, labels.currency)
 
     def observe_check(self, offer: Offer, check: Check) -> None:
+        """A check just made: count it and update the offer's gauges."""
+        self.checks.labels(offer.store, check.outcome.value).inc()
+        self.check_duration.labels(offer.store).observe(check.duration_ms / 1000)
+        self.restore(offer, check)
+
+    def restore(self, offer: Offer, check: Check) -> None:
+        """Set the offer's gauges from a stored check (at start-up) without counting it."""
         product, store = offer.product_id, offer.store
-        self.checks.labels(store, check.outcome.value).inc()
-        self.check_duration.labels(store).observe(check.duration_ms / 1000)
         when = check.observed_at.timestamp()
         self.last_check.labels(product, store).set(when)
         ok = check.outcome is Outcome.OK

@@ -35,14 +35,18 @@ def _block(language: str, index: int = 0) -> str:
     return str(blocks[index])
 
 
-def test_container_config_lines_give_a_reachable_server_and_the_compose_database() -> None:
-    """The README's container settings validate and take the database URL compose passes."""
+def test_a_plain_config_in_the_container_serves_on_all_interfaces_and_stores_in_data() -> None:
+    """With the image's and compose's environment, an unmodified config listens on 0.0.0.0
+    (Prometheus can scrape it) and keeps its SQLite file in the /data volume."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    environ = dict(re.findall(r"(PRICEWATCH_[A-Z_]+)=(\S+)", dockerfile))
     compose_env = load_yaml(ROOT / "docker-compose.yml")["services"]["pricewatch"]["environment"]
     default_url = re.fullmatch(r"\$\{PRICEWATCH_DATABASE_URL:-(.+)\}",
                                compose_env["PRICEWATCH_DATABASE_URL"])
     assert default_url is not None
-    settings = config.loads(_block("yaml"), file="/config/config.yaml",
-                            environ={"PRICEWATCH_DATABASE_URL": default_url.group(1)})
+    environ["PRICEWATCH_DATABASE_URL"] = default_url.group(1)
+    plain = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
+    settings = config.loads(plain, file="/config/config.yaml", environ=environ)
     assert settings.model.server.host == "0.0.0.0"
     assert settings.model.server.port == 9108
     assert settings.database_url == "sqlite:////data/pricewatch.db"

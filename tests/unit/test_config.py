@@ -184,3 +184,15 @@ def test_capacity_warning_when_a_host_cannot_keep_up(tmp_path: Path) -> None:
     assert "allows at most 900" in warning
     relaxed = load_text(tmp_path, "http:\n  per_host_delay: 1s\nproducts:\n" + offers)
     assert relaxed.capacity_warnings() == []
+
+
+def test_environment_overrides_database_and_server(tmp_path: Path) -> None:
+    """PRICEWATCH_DATABASE_URL / _SERVER_HOST / _SERVER_PORT win over the file's values."""
+    text = "database:\n  url: sqlite:///a.db\nserver:\n  host: 127.0.0.1\n"
+    settings = load_text(tmp_path, text, {"PRICEWATCH_DATABASE_URL": "postgresql://h/db",
+                                          "PRICEWATCH_SERVER_HOST": "0.0.0.0",
+                                          "PRICEWATCH_SERVER_PORT": "9200"})
+    assert settings.database_url == "postgresql://h/db"
+    assert settings.model.server.host == "0.0.0.0"
+    assert settings.model.server.port == 9200
+    assert load_text(tmp_path, "").model.server.host == "127.0.0.1"

@@ -100,3 +100,13 @@ def test_fetch_observer_counts() -> None:
     assert sample(m, "pricewatch_fetch_retries_total", host="shop.example", reason="timeout") == 2
     assert sample(m, "pricewatch_robots_blocked_total", host="shop.example") == 1
     assert sample(m, "pricewatch_host_paused_checks_total", host="dead.example") == 1
+
+
+def test_restore_sets_gauges_without_counting() -> None:
+    """Gauges restored from the database at start-up do not count as checks made."""
+    m = Metrics(CollectorRegistry())
+    a = offer("kettle")
+    m.configure([a])
+    m.restore(a, Check(a.key, NOW, Outcome.OK, price=Decimal("7"), currency="USD"))
+    assert sample(m, "pricewatch_price", product="kettle", store="shop", currency="USD") == 7
+    assert sample(m, "pricewatch_checks_total", store="shop", outcome="ok") is None
