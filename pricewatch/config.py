@@ -193,11 +193,12 @@ def _check_clock(value: str) -> str:
     return value
 
 
-class _RuleConfig(_Model):
+class RuleConfig(_Model):
     """Common to every alert rule; ``false`` in the file disables an inherited rule."""
 
     enabled: bool = True
-    cooldown: Duration | None = Field(None, ge=0)  # least time between two alerts of the rule
+    # The least time between two alerts of the rule.
+    cooldown: Duration | None = Field(default=None, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -211,24 +212,24 @@ class _RuleConfig(_Model):
     _short_field: ClassVar[str | None] = None
 
 
-class BelowRuleConfig(_RuleConfig):
+class BelowRuleConfig(RuleConfig):
     """Fire when the price is at or below ``target`` (``below: 199`` is short for this)."""
 
     _short_field: ClassVar[str | None] = "target"
     target: Decimal = Field(gt=0)
     currency: str | None = None  # the target's currency; offers priced in another are skipped
-    hysteresis_percent: float = Field(0.0, ge=0, le=100)  # re-arm above target + this %
+    hysteresis_percent: float = Field(default=0.0, ge=0, le=100)  # re-arm above target + this %
 
     _currency = field_validator("currency")(_check_currency)
 
 
-class ChangeRuleConfig(_RuleConfig):
+class ChangeRuleConfig(RuleConfig):
     """A change of at least ``previous`` % against the last price and/or ``median`` % against
     the median of the last ``window`` (``drop_percent: 10`` is short for ``previous: 10``)."""
 
     _short_field: ClassVar[str | None] = "previous"
-    previous: float | None = Field(None, gt=0, le=1000)
-    median: float | None = Field(None, gt=0, le=1000)
+    previous: float | None = Field(default=None, gt=0, le=1000)
+    median: float | None = Field(default=None, gt=0, le=1000)
     window: PositiveDuration = 30 * 86400.0
 
     @model_validator(mode="after")
@@ -238,13 +239,13 @@ class ChangeRuleConfig(_RuleConfig):
         return self
 
 
-class NewLowRuleConfig(_RuleConfig):
+class NewLowRuleConfig(RuleConfig):
     """Fire on a price lower than every earlier one (within ``window`` when given)."""
 
     window: PositiveDuration | None = None
 
 
-class FlagRuleConfig(_RuleConfig):
+class FlagRuleConfig(RuleConfig):
     """A rule without parameters (``back_in_stock: true``)."""
 
 
@@ -301,7 +302,7 @@ class QuietHoursConfig(_Model):
 
 
 class NotifyRetryConfig(_Model):
-    attempts: int = Field(5, ge=1, le=20)
+    attempts: int = Field(default=5, ge=1, le=20)
     backoff_base: PositiveDuration = 2.0
     backoff_max: PositiveDuration = 300.0
 
