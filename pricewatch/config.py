@@ -216,11 +216,17 @@ class BelowRuleConfig(RuleConfig):
     """Fire when the price is at or below ``target`` (``below: 199`` is short for this)."""
 
     _short_field: ClassVar[str | None] = "target"
-    target: Decimal = Field(gt=0)
+    target: Decimal | None = Field(default=None, gt=0)
     currency: str | None = None  # the target's currency; offers priced in another are skipped
     hysteresis_percent: float = Field(default=0.0, ge=0, le=100)  # re-arm above target + this %
 
     _currency = field_validator("currency")(_check_currency)
+
+    @model_validator(mode="after")
+    def _target(self) -> BelowRuleConfig:
+        if self.enabled and self.target is None:
+            raise ValueError("give a target price, e.g. `below: 199` or `below: {target: 199}`")
+        return self
 
 
 class ChangeRuleConfig(RuleConfig):

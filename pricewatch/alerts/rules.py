@@ -6,9 +6,13 @@ as a table of checks in and alerts out.
 
 Every rule follows one life cycle: it is *armed*; when its condition becomes true it fires once
 and disarms; it re-arms when the condition clears (for ``below``: when the price rises above the
-target plus the hysteresis). Only ``ok`` checks are judged. A failed check changes nothing, with
-one exception: a page that loaded and said "out of stock" without a price re-arms
-``back_in_stock`` (out-of-stock pages often hide the price; that is not a fetch failure).
+target plus the hysteresis). Rules whose baseline moves with the price (``new_low``, a change
+vs the previous price) compare each check with a new baseline, so they stay armed: every new
+low and every new drop fires (``cooldown`` limits how often).
+
+Only ``ok`` checks are judged. A failed check changes nothing, with one exception: a page that
+loaded and said "out of stock" without a price re-arms ``back_in_stock`` (out-of-stock pages
+often hide the price; that is not a fetch failure).
 """
 
 from __future__ import annotations
@@ -126,7 +130,7 @@ def evaluate(
         if low is None:  # the first price is trivially the lowest; not news
             return replace(state, stored=True), None
         span = "ever" if rule.window is None else f"in {_days(rule.window)}"
-        return _transition(rule, state, now, condition=price < low, rearm=price >= low,
+        return _transition(rule, state, now, condition=price < low, rearm=True,
                            reference=low, reason=f"lowest price {span} (was {low})")
     # drop_percent / rise_percent
     reference = facts.get(rule.needs[0])
@@ -139,7 +143,8 @@ def evaluate(
     else:
         condition = change >= rule.threshold
         reason = f"up {change:.1f}% vs the {_against(rule)}"
-    return _transition(rule, state, now, condition=condition, rearm=not condition,
+    return _transition(rule, state, now, condition=condition,
+                       rearm=not condition or rule.against == "previous",
                        reference=reference, reason=reason)
 
 
@@ -155,7 +160,9 @@ def _transition(
         if _cooling(rule, state, now):
             # Stay armed: the alert comes on the first check after the cooldown, if still true.
             return replace(state, stored=True), None
-        fired = State(armed=False, memo=state.memo, last_fired_at=now, stored=True)
+        # A rule whose baseline moves with the price (new low, change vs the previous price)
+        # re-arms at once: the next lower low or the next drop is news again.
+        fired = State(armed=rearm, memo=state.memo, last_fired_at=now, stored=True)
         return fired, Firing(rule, reference, reason)
     if not condition and rearm and not state.armed:
         return replace(state, armed=True, stored=True), None
