@@ -70,13 +70,19 @@ class AppriseChannel:
     """One apprise URL (ntfy://, tgram://, slack://, mailto://, ...). Apprise reports success
     as a boolean, so every failure counts as temporary; its log lines give the reason."""
 
-    def __init__(self, name: str, url: str, *, timeout: float = 15.0) -> None:
+    def __init__(self, name: str, url: str, *, timeout: float = 15.0,
+                 throttle: float | None = None) -> None:
         self.name = name
         self._timeout = timeout
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ConfigError(f"apprise does not understand the URL of channel {name!r}",
                               field="alerts.channels")
+        if throttle is not None:
+            # apprise waits ~5.5 s between two requests of one service (politeness); our own
+            # backoff already spaces retries, and tests should not sleep.
+            for service in self._apprise:
+                service.request_rate_per_sec = throttle
 
     async def send(self, message: Message) -> None:
         try:
