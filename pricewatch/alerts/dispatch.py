@@ -52,6 +52,7 @@ class Dispatcher:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._inflight: dict[asyncio.Task[None], tuple[int, ...]] = {}
         self._counter = Counter(
             "pricewatch_notifications", "Notification delivery attempts, by channel and status "
@@ -76,9 +77,12 @@ class Dispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+            if self._closing:
+                return
             self._wake.clear()
             try:
                 await self.dispatch_due()
@@ -158,9 +162,11 @@ class Dispatcher:
         """Stop; with ``drain``, first deliver what is due, waiting at most ``grace`` seconds.
         Undelivered alerts stay stored and are sent after the next start."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A flag, not task.cancel(): on Python 3.11 wait_for() can swallow a cancellation
+            # that races with the event it waits on, and the loop would never end.
+            self._closing = True
+            self._wake.set()
+            await self._task
             self._task = None
         deadline = time.monotonic() + grace
         try:

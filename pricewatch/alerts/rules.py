@@ -131,7 +131,7 @@ def evaluate(
             return replace(state, stored=True), None
         span = "ever" if rule.window is None else f"in {_days(rule.window)}"
         return _transition(rule, state, now, condition=price < low, rearm=True,
-                           reference=low, reason=f"lowest price {span} (was {low})")
+                           reference=low, reason=f"lowest price {span}, was {low}")
     # drop_percent / rise_percent
     reference = facts.get(rule.needs[0])
     if reference is None or reference <= 0 or rule.threshold is None:
@@ -189,7 +189,7 @@ def _cooling(rule: Rule, state: State, now: datetime) -> bool:
 
 def _against(rule: Rule) -> str:
     if rule.against == "median":
-        return f"{_days(rule.window or 0)} median"
+        return f"{_days(rule.window or 0).replace(' days', '-day').replace(' day', '-day')} median"
     return "previous price"
 
 

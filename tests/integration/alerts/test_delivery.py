@@ -196,3 +196,15 @@ async def test_no_channels_marks_alerts_done(catalog: Catalog) -> None:
     assert recent.done
     assert recent.deliveries == ()
     assert datetime.now(UTC) > recent.created_at
+
+
+async def test_close_right_after_wake_always_returns(catalog: Catalog) -> None:
+    """Closing a running dispatcher just after new alerts woke it ends promptly, every time
+    (a cancelled wait_for racing with the wake-up used to hang `pricewatch once`)."""
+    for round_ in range(15):
+        dispatcher = Dispatcher(catalog.engine, [], retry=FAST)
+        dispatcher.start()
+        await asyncio.sleep(0)
+        dispatcher.wake()
+        await asyncio.wait_for(dispatcher.close(), 10)
+        assert round_ >= 0
