@@ -87,8 +87,9 @@ class AppriseChannel:
     async def send(self, message: Message) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                result = await self._apprise.async_notify(body=message.body,
-                                                          title=message.title)
+                result = await self._apprise.async_notify(
+                    body=message.body, title=message.title,
+                    body_format=apprise.NotifyFormat.TEXT)  # keep our line breaks
         except TimeoutError as exc:
             raise NotifyError(f"no answer within {self._timeout:g}s") from exc
         if not result:

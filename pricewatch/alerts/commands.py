@@ -51,9 +51,9 @@ async def list_recent(settings: Settings, *, limit: int) -> str:
                                f"run `pricewatch db upgrade` first") from exc
     if not recent:
         return "no alerts yet"
-    rows = [(r.id, r.created_at.strftime("%Y-%m-%d %H:%M"), r.rule, r.subject,
-             _short(r.title, 60), _delivery(r)) for r in recent]
-    return table(["id", "raised (UTC)", "rule", "subject", "alert", "delivery"], rows)
+    rows = [(r.id, r.created_at.strftime("%Y-%m-%d %H:%M"), r.rule, _short(r.title, 70),
+             _delivery(r)) for r in recent]
+    return table(["id", "raised (UTC)", "rule", "alert", "delivery"], rows)
 
 
 def _delivery(alert: Recent) -> str:

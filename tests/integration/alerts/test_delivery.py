@@ -123,6 +123,7 @@ async def test_email_through_apprise_mailto(catalog: Catalog, smtp: Mailbox) -> 
     content = mail.original_content.decode() if mail.original_content else ""
     assert "Subject: Phone X at shop: 189.5 EUR" in content
     assert "http://127.0.0.1:9/phone" in content
+    assert "Price: 189.5 EUR\r\nLowest ever: 189.5 EUR" in content  # line breaks survive
     assert await attempts(catalog) == [("mail", 1, "sent", False)]
 
 
