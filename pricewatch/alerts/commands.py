@@ -58,7 +58,7 @@ async def list_recent(settings: Settings, *, limit: int) -> str:
 
 def _delivery(alert: Recent) -> str:
     parts = []
-    for d in alert.deliveries:
+    for d in sorted(alert.deliveries, key=lambda d: d.channel):
         tries = f" after {d.attempts} attempts" if d.attempts > 1 else ""
         text = f"{d.channel}: {d.status}{' (digest)' if d.digest else ''}{tries}"
         if d.status != "sent" and d.error:
