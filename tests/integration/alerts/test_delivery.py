@@ -27,9 +27,10 @@ async def attempts(catalog: Catalog) -> list[tuple[str, int, str, bool]]:
 
 
 async def raise_alert(catalog: Catalog, dispatcher: Dispatcher | None, price: str = "190",
-                      *, now: datetime = T0) -> AlertEngine:
+                      *, now: datetime = T0, registry: CollectorRegistry | None = None
+                      ) -> AlertEngine:
     engine = AlertEngine(catalog.engine, rule_book(catalog.settings), dispatcher=dispatcher,
-                         clock=lambda: now)
+                         clock=lambda: now, registry=registry)
     offer = catalog.settings.offers()[0]
     await engine.process(offer, await catalog.check(price, now))
     return engine
@@ -43,10 +44,11 @@ async def test_webhook_retries_500s_then_delivers(catalog: Catalog, webhook: Rec
     dispatcher = Dispatcher(catalog.engine, [WebhookChannel("hook", webhook.url)], retry=FAST,
                             registry=registry)
     dispatcher.start()
-    await raise_alert(catalog, dispatcher)
+    await raise_alert(catalog, dispatcher, registry=registry)
     await asyncio.wait_for(webhook.arrived.wait(), 10)
     await dispatcher.close()
 
+    assert registry.get_sample_value("pricewatch_alerts_total", {"rule": "below"}) == 1
     (body,) = webhook.received
     assert body["event"] == "alert"
     alert = body["alert"]
