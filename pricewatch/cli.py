@@ -54,6 +54,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     print(table(["outcome", "checks"],
                 [(o.value, n) for o, n in sorted(counts.items(), key=lambda kv: -kv[1])]))
     print(f"\n{result.summary.line()}; {result.written} rows written to {settings.database_url}")
+    for alert in result.alerts:
+        print(f"alert: {alert.title}")
     return EXIT_OK
 
 
@@ -110,6 +112,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.setup(level=_level(args), fmt=args.log_format)
     settings = _settings(args)
     return asyncio.run(Daemon(settings).run())
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from pricewatch.alerts import commands
+
+    settings = _settings(args)
+    if args.action == "test":
+        report, ok = asyncio.run(commands.send_test(settings))
+        print(report)
+        return EXIT_OK if ok else EXIT_FAILURE
+    print(asyncio.run(commands.list_recent(settings, limit=args.limit)))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -211,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
     hist.add_argument("offer", help="a product id, or an offer key PRODUCT@STORE")
     hist.add_argument("--limit", type=int, default=20, help="checks per offer (default 20)")
+    alerts = command("alerts", cmd_alerts, "Alerts: test (send a test message through every "
+                     "configured channel and report each result), list (recent alerts and their "
+                     "delivery status).")
+    alerts.add_argument("action", choices=["test", "list"])
+    alerts.add_argument("--limit", type=int, default=20, help="alerts to list (default 20)")
     demo = command("demo", cmd_demo, "Start the bundled demo shop on 127.0.0.1, write a config "
                    "for it and run the daemon against it (Ctrl-C stops both).", config=False)
     demo.add_argument("--dir", default="demo-data",

@@ -87,4 +87,8 @@ class ExtractionError(PricewatchError, ValueError):
 
 
 class NotifyError(PricewatchError):
-    """A notification could not be delivered."""
+    """A notification could not be delivered; ``temporary`` failures are worth retrying."""
+
+    def __init__(self, message: str, *, temporary: bool = True) -> None:
+        self.temporary = temporary
+        super().__init__(message)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.alerts import Alert
+from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings
 from pricewatch.fetch import Fetcher
-from pricewatch.models import Offer
+from pricewatch.models import Check, Offer
 from pricewatch.pipeline import CheckResult, utcnow
 from pricewatch.rounds import RoundSummary, load_previous, run_round
 from pricewatch.store import migrate
@@ -47,6 +49,7 @@ async def sync(engine: AsyncEngine, offers: list[Offer]) -> dict[str, int]:
 class OnceResult:
     summary: RoundSummary
     written: int
+    alerts: list[Alert] = field(default_factory=list)
 
 
 async def run_once(
@@ -58,9 +61,18 @@ async def run_once(
         ids = await sync(engine, offers)
         previous = await load_previous(engine, ids)
         writer = CheckWriter(engine)
-        async with Fetcher(settings.model.http) as fetcher:
-            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous, on_check=on_check)
-        await writer.close()
+        judged: list[tuple[Offer, Check]] = []
+
+        def collect(offer: Offer, result: CheckResult) -> None:
+            judged.append((offer, result.check))
+            if on_check is not None:
+                on_check(offer, result)
+
+        async with AlertService(settings, engine) as alerts:
+            async with Fetcher(settings.model.http) as fetcher:
+                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                          previous=previous, on_check=collect)
+            await writer.close()
+            raised = await alerts.process_many(judged)  # after the write: history is complete
     log.info("round done: %s", summary.line())
-    return OnceResult(summary, writer.written)
+    return OnceResult(summary, writer.written, raised)

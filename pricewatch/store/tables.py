@@ -113,3 +113,50 @@ checks = Table(
 
 # "History of one offer over time" is the query every chart, alert and status page makes.
 Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
+
+# --- alerts (pricewatch.alerts) ---
+# Each rule of each offer (or product, for cheapest_store_changed) remembers whether it is
+# armed, so a restart neither repeats nor forgets an alert.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("subject", String(200), primary_key=True),  # offer key, or product id
+    Column("rule", String(40), primary_key=True),  # e.g. "below", "drop_percent.median"
+    Column("armed", Boolean, nullable=False),
+    Column("memo", Text),  # rule-specific memory, e.g. the cheapest store last seen
+    Column("last_fired_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# An alert is written in the same transaction as the state change that raised it; the
+# dispatcher delivers from this table, so an alert survives a crash before delivery.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigID, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("product_id", String(80), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON, the webhook's "alert" object
+    Column("hold_until", UTCDateTime),  # quiet hours: deliver in the digest after this
+    Column("done", Boolean, nullable=False, default=False),  # every channel sent or failed
+)
+Index("ix_alerts_done_created_at", alerts.c.done, alerts.c.created_at)
+
+# One row per delivery attempt: status "sent", "retry" (failed, will try again) or "failed"
+# (failed for good).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigID, primary_key=True, autoincrement=True),
+    Column("alert_id", BigID, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("channel", String(80), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("digest", Boolean, nullable=False, default=False),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)

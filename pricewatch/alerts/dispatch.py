@@ -1,0 +1,189 @@
+"""The dispatcher: delivers stored alerts through every channel, in the background.
+
+The ``alerts`` table is the queue: the engine stores alerts and calls ``wake()``; a background
+task picks up every alert that is due (not held by quiet hours) and that some channel has not
+finished with, and delivers it with retries and exponential backoff. Every attempt is a row in
+``notifications`` ("sent", "retry" or "failed") and a count in
+``pricewatch_notifications_total{channel,status}``. Alerts held by quiet hours go out as one
+digest per channel when the quiet period ends. Whatever is still undelivered at shutdown stays
+in the table and goes out after the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.alerts import store
+from pricewatch.alerts.channels import Channel, build
+from pricewatch.alerts.message import Message, digest, single
+from pricewatch.config import NotifyRetryConfig, Settings
+from pricewatch.errors import NotifyError, StorageError
+from pricewatch.store.writer import classify
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """``start()``, ``wake()`` when alerts were stored, ``await close()`` at shutdown."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        channels: Sequence[Channel],
+        *,
+        retry: NotifyRetryConfig | None = None,
+        registry: CollectorRegistry | None = None,
+        poll_interval: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._channels = list(channels)
+        self._retry = retry or NotifyRetryConfig()
+        self._poll = poll_interval  # also how late a digest may be after quiet hours end
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._inflight: dict[asyncio.Task[None], tuple[int, ...]] = {}
+        self._counter = Counter(
+            "pricewatch_notifications", "Notification delivery attempts, by channel and status "
+            "(sent, retry: failed and will be retried, failed: given up)",
+            ["channel", "status"], registry=registry or CollectorRegistry())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: AsyncEngine, *,
+                      registry: CollectorRegistry | None = None) -> Dispatcher:
+        config = settings.model.alerts
+        return cls(engine, build(config), retry=config.retry, registry=registry)
+
+    @property
+    def channels(self) -> list[str]:
+        return [c.name for c in self._channels]
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="alert-dispatcher")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+            if self._closing:
+                return
+            self._wake.clear()
+            try:
+                await self.dispatch_due()
+            except StorageError as exc:
+                log.warning("cannot read pending alerts, will try again: %s", exc)
+
+    async def dispatch_due(self) -> int:
+        """Start delivering every due alert not already in flight; returns how many."""
+        busy = {i for ids in self._inflight.values() for i in ids}
+        try:
+            async with self._engine.begin() as conn:
+                due = await store.due_alerts(conn, self._clock(), skip=busy)
+                names = {c.name for c in self._channels}
+                finished = [p.id for p in due if names <= p.finished]
+                await store.mark_done(conn, finished)
+        except SQLAlchemyError as exc:
+            raise classify(exc) from exc
+        due = [p for p in due if p.id not in finished]
+        for channel in self._channels:
+            todo = [p for p in due if channel.name not in p.finished]
+            held = [p for p in todo if p.held]
+            messages = [single(p.id, p.title, p.body, p.payload) for p in todo if not p.held]
+            if held:
+                messages.append(digest([(p.id, p.title, p.body, p.payload) for p in held]))
+            for message in messages:
+                tried = max(next(p for p in todo if p.id == i).attempts.get(channel.name, 0)
+                            for i in message.alert_ids)
+                task = asyncio.create_task(self._deliver(channel, message, tried))
+                self._inflight[task] = message.alert_ids
+                task.add_done_callback(self._finished)
+        return len(due)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("alert delivery crashed", exc_info=task.exception())
+        else:
+            self._wake.set()  # mark alerts done whose channels have all finished
+
+    async def _deliver(self, channel: Channel, message: Message, tried: int) -> None:
+        attempt = tried
+        while True:
+            attempt += 1
+            try:
+                await channel.send(message)
+            except NotifyError as exc:
+                final = not exc.temporary or attempt >= self._retry.attempts
+                status = "failed" if final else "retry"
+                await self._log(channel.name, message, attempt, status, str(exc))
+                if final:
+                    log.error("alert %s not delivered to %s after %d attempts: %s",
+                              ",".join(map(str, message.alert_ids)), channel.name, attempt, exc)
+                    return
+                await asyncio.sleep(min(self._retry.backoff_max,
+                                        self._retry.backoff_base * 2 ** (attempt - tried - 1)))
+            else:
+                await self._log(channel.name, message, attempt, "sent", None)
+                return
+
+    async def _log(self, channel: str, message: Message, attempt: int, status: str,
+                   error: str | None) -> None:
+        self._counter.labels(channel, status).inc(len(message.alert_ids))
+        delay = 0.5
+        while True:  # the attempt happened; losing its record would hide a failure
+            try:
+                async with self._engine.begin() as conn:
+                    await store.log_attempt(conn, message.alert_ids, channel=channel,
+                                            attempt=attempt, status=status, error=error,
+                                            digest=message.digest, now=self._clock())
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("cannot record a delivery attempt, retrying: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def close(self, *, grace: float = 30.0, drain: bool = True) -> None:
+        """Stop; with ``drain``, first deliver what is due, waiting at most ``grace`` seconds.
+        Undelivered alerts stay stored and are sent after the next start."""
+        if self._task is not None:
+            # A flag, not task.cancel(): on Python 3.11 wait_for() can swallow a cancellation
+            # that races with the event it waits on, and the loop would never end.
+            self._closing = True
+            self._wake.set()
+            await self._task
+            self._task = None
+        deadline = time.monotonic() + grace
+        try:
+            while drain and time.monotonic() < deadline:
+                if not self._inflight and await self.dispatch_due() == 0:
+                    break
+                if self._inflight:
+                    await asyncio.wait(list(self._inflight),
+                                       timeout=max(0.0, deadline - time.monotonic()))
+        except StorageError as exc:
+            log.error("cannot deliver pending alerts at shutdown: %s", exc)
+        left = list(self._inflight)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+            log.warning("shutdown: %d deliveries unfinished; they are sent after the next "
+                        "start", len(left))
+        for channel in self._channels:
+            await channel.close()

@@ -1,0 +1,54 @@
+"""The alert engine and its dispatcher wired together, as a process uses them.
+
+``pricewatch once`` and the daemon both do::
+
+    async with AlertService(settings, engine, registry=registry) as alerts:
+        ...
+        await alerts.process_many([(offer, check), ...])   # after each check or round
+
+Leaving the block delivers what is due (bounded by ``grace``); anything still undelivered
+stays in the database and is sent by the next process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.alerts.dispatch import Dispatcher
+from pricewatch.alerts.engine import AlertEngine
+from pricewatch.alerts.message import Alert
+from pricewatch.config import Settings
+from pricewatch.models import Check, Offer
+
+
+class AlertService:
+    def __init__(self, settings: Settings, engine: AsyncEngine, *,
+                 registry: CollectorRegistry | None = None, grace: float = 30.0) -> None:
+        self.enabled = settings.model.alerts.enabled
+        registry = registry or CollectorRegistry()
+        # Built first: an apprise URL apprise cannot read fails before any page is fetched.
+        self.dispatcher = Dispatcher.from_settings(settings, engine, registry=registry)
+        self.engine = AlertEngine.from_settings(settings, engine, dispatcher=self.dispatcher,
+                                                registry=registry)
+        self._grace = grace
+
+    async def process(self, offer: Offer, check: Check) -> list[Alert]:
+        return await self.process_many([(offer, check)])
+
+    async def process_many(self, items: Sequence[tuple[Offer, Check]]) -> list[Alert]:
+        if not self.enabled:
+            return []
+        return await self.engine.process_many(items)
+
+    async def __aenter__(self) -> AlertService:
+        if self.enabled:
+            self.dispatcher.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.dispatcher.close(grace=self._grace, drain=self.enabled)
