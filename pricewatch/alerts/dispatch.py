@@ -65,6 +65,13 @@ class Dispatcher:
         config = settings.model.alerts
         return cls(engine, build(config), retry=config.retry, registry=registry)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Apply a reloaded config's channels and retry policy (a bad URL raises first)."""
+        config = settings.model.alerts
+        channels = build(config)
+        self._channels = list(channels)
+        self._retry = config.retry
+
     @property
     def channels(self) -> list[str]:
         return [c.name for c in self._channels]

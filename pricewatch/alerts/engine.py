@@ -79,6 +79,11 @@ class AlertEngine:
         return cls(engine, rule_book(settings), quiet_hours=settings.model.alerts.quiet_hours,
                    dispatcher=dispatcher, registry=registry)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Apply a reloaded config: new rules and quiet hours; the stored states stay."""
+        self._rules = rule_book(settings)
+        self._quiet = settings.model.alerts.quiet_hours
+
     async def process(self, offer: Offer, check: Check) -> list[Alert]:
         return await self.process_many([(offer, check)])
 

@@ -36,6 +36,14 @@ class AlertService:
                                                 registry=registry)
         self._grace = grace
 
+    def reconfigure(self, settings: Settings) -> None:
+        """Apply a reloaded config; raises (changing nothing) if its channels are unusable."""
+        self.dispatcher.reconfigure(settings)
+        self.engine.reconfigure(settings)
+        self.enabled = settings.model.alerts.enabled
+        if self.enabled:
+            self.dispatcher.start()
+
     async def process(self, offer: Offer, check: Check) -> list[Alert]:
         return await self.process_many([(offer, check)])
 

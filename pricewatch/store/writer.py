@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +43,7 @@ class CheckWriter:
         flush_interval: float = 1.0,
         max_buffer: int = 100_000,
         on_write: Callable[[int, float], None] | None = None,
+        on_flushed: Callable[[Sequence[PendingCheck]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._batch_size = batch_size
@@ -50,6 +51,8 @@ class CheckWriter:
         self._buffer: deque[PendingCheck] = deque()
         self._max_buffer = max_buffer
         self._on_write = on_write
+        self._on_flushed = on_flushed  # told of each batch once it is durably stored
+        self._closing = False
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +97,8 @@ class CheckWriter:
                 self.last_error = None
                 if self._on_write is not None:
                     self._on_write(len(batch), time.perf_counter() - started)
+                if self._on_flushed is not None:
+                    self._on_flushed(batch)
         return written
 
     def start(self) -> None:
@@ -121,9 +126,14 @@ class CheckWriter:
     async def close(self, *, grace: float = 10.0) -> None:
         """Stop the background loop and write what is left, trying for up to ``grace`` seconds."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A flag, not task.cancel(): on Python 3.11 wait_for() can swallow a cancellation
+            # that races with the event it waits on, and close() would never return.
+            self._closing = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(self._task, timeout=grace)
+            except TimeoutError:
+                log.warning("a database write did not finish within %.0fs", grace)
             self._task = None
         deadline = time.monotonic() + grace
         delay = 0.2
