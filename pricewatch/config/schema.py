@@ -1,0 +1,187 @@
+"""The config file's schema: database, http, schedule, server, stores, products and offers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from pricewatch.config.alerts import (
+    AlertRulesConfig,
+    AlertsConfig,
+)
+from pricewatch.config.types import (
+    DEFAULT_USER_AGENT,
+    SLUG,
+    Crontab,
+    CssSelector,
+    Currency,
+    Duration,
+    Headers,
+    HttpURL,
+    Model,
+    PositiveDuration,
+    PriceRegex,
+    Size,
+    TimeZone,
+    XPathExpr,
+)
+
+
+class TimeoutsConfig(Model):
+    """Seconds (or durations) for one request."""
+
+    connect: PositiveDuration = 10.0
+    read: PositiveDuration = 30.0
+    total: PositiveDuration = 60.0
+
+
+class PartialTimeouts(Model):
+    connect: PositiveDuration | None = None
+    read: PositiveDuration | None = None
+    total: PositiveDuration | None = None
+
+
+class RetryConfig(Model):
+    attempts: int = Field(3, ge=1, le=10)
+    backoff_base: PositiveDuration = 1.0
+    backoff_max: PositiveDuration = 60.0
+    retry_after_max: PositiveDuration = 300.0
+
+
+class CircuitBreakerConfig(Model):
+    failures: int = Field(5, ge=1)  # consecutive failed checks of one host before pausing it
+    pause: PositiveDuration = 1800.0
+
+
+class HttpConfig(Model):
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = Field(50, ge=1, le=10_000)
+    per_host_concurrency: int = Field(2, ge=1, le=1000)
+    per_host_delay: Duration = Field(1.0, ge=0)
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    retries: RetryConfig = RetryConfig()
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    max_bytes: Size = Field(10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(10, ge=0, le=50)
+    obey_robots: bool = True
+    robots_ttl: PositiveDuration = 86400.0
+    headers: Headers = {}
+    proxy: str | None = None
+
+
+class StoreConfig(Model):
+    """Settings shared by every offer at one store; ``hosts`` says which URLs belong to it."""
+
+    hosts: list[str] = []
+    per_host_concurrency: int | None = Field(None, ge=1, le=1000)
+    per_host_delay: Duration | None = Field(None, ge=0)
+    obey_robots: bool | None = None
+    user_agent: str | None = None
+    headers: Headers = {}
+    cookies: dict[str, str] = {}
+    proxy: str | None = None
+    timeouts: PartialTimeouts = PartialTimeouts()
+    interval: PositiveDuration | None = None
+    currency: Currency | None = None
+    locale: str | None = None
+
+
+
+
+class _Scheduled(Model):
+    """When checks run; set on a product, an offer, or both (the offer wins)."""
+
+    interval: PositiveDuration | None = None
+    cron: Crontab | None = None
+    timezone: TimeZone | None = None
+    alerts: AlertRulesConfig | None = None
+
+
+class OfferConfig(_Scheduled):
+    url: HttpURL
+    store: str | None = Field(None, min_length=1, max_length=80)
+    selector: CssSelector | None = None
+    xpath: XPathExpr | None = None
+    attribute: str | None = None
+    regex: PriceRegex | None = None
+    json_path: str | None = None
+    currency: Currency | None = None
+    locale: str | None = None
+    fallback: Literal["none", "auto"] = "none"
+    sku: str | None = None
+    gtin: str | None = None
+    variant_param: str | None = None
+    timeouts: PartialTimeouts = PartialTimeouts()
+    headers: Headers = {}
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> OfferConfig:
+        rules = [n for n in ("selector", "xpath", "json_path") if getattr(self, n)]
+        if len(rules) > 1:
+            raise ValueError(f"give only one of selector, xpath, json_path (got {rules})")
+        if self.attribute and not (self.selector or self.xpath):
+            raise ValueError("attribute needs a selector or an xpath")
+        return self
+
+
+class ProductConfig(_Scheduled):
+    id: str
+    name: str = Field(min_length=1)
+    offers: list[OfferConfig] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                "must be a slug: lowercase letters, digits, '.', '_' or '-' (at most 80)"
+            )
+        return value
+
+
+class DatabaseConfig(Model):
+    url: str | None = None  # default: sqlite file pricewatch.db next to the config file
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class ScheduleConfig(Model):
+    interval: PositiveDuration = 3600.0
+    jitter: float = Field(0.1, ge=0, le=0.5)  # fraction of the interval
+    misfire_grace_time: PositiveDuration = 600.0
+    catch_up_window: PositiveDuration = 300.0
+    shutdown_timeout: Duration = Field(30.0, ge=0)
+    timezone: TimeZone = "UTC"
+
+
+class ServerConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535)
+    enabled: bool = True
+
+
+class SettingsModel(Model):
+    database: DatabaseConfig = DatabaseConfig()
+    http: HttpConfig = HttpConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    server: ServerConfig = ServerConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    stores: dict[str, StoreConfig] = {}
+    products: list[ProductConfig] = []
+
+
+
