@@ -17,7 +17,6 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.alerts.feed import AlertFeed
 from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings, load
 from pricewatch.errors import ConfigError, StorageError
@@ -81,9 +81,6 @@ class Daemon:
         self._fetcher: Fetcher | None = None
         self._scheduler: Scheduler | None = None
         self._alerts: AlertService | None = None
-        self._to_judge: list[tuple[Offer, Check]] = []
-        self._judge_wake = asyncio.Event()
-        self._writes_done = False  # the writer's final flush is over: the loop may end
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -93,13 +90,14 @@ class Daemon:
         async with open_database(self.settings) as engine:
             self._engine = engine
             await self._load_state(engine)
-            writer = CheckWriter(engine, on_write=self.metrics.observe_write,
-                                 on_flushed=self._queue_alerts)
-            self._writer = writer
-            writer.start()
             alerts = AlertService(self.settings, engine, registry=self.metrics.registry,
                                   grace=ALERT_GRACE)
             self._alerts = alerts
+            feed = AlertFeed(alerts, self.offer)
+            writer = CheckWriter(engine, on_write=self.metrics.observe_write,
+                                 on_flushed=feed.stored)
+            self._writer = writer
+            writer.start()
             async with alerts, Fetcher(self.settings.model.http, observer=self.metrics
                                        ) as fetcher:
                 self._fetcher = fetcher
@@ -122,15 +120,14 @@ class Daemon:
                     log.warning("%s", warning)
                 background = [asyncio.create_task(self._watch_config(), name="config-watch"),
                               asyncio.create_task(self._housekeeping(), name="housekeeping")]
-                judging = asyncio.create_task(self._alert_loop(), name="alerts")
+                judging = asyncio.create_task(feed.run(), name="alerts")
                 await self._stop.wait()
                 for task in background:
                     task.cancel()
                 finished, cancelled = await self._drain()
                 await writer.close(grace=10.0)
                 # Judge what the last flush stored, then let the alert service deliver.
-                self._writes_done = True
-                self._judge_wake.set()
+                feed.finish()
                 await asyncio.wait_for(judging, timeout=ALERT_GRACE)
                 if runner is not None:
                     await runner.cleanup()
@@ -140,6 +137,10 @@ class Daemon:
                  "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
                  finished, cancelled, writer.written, lost)
         return 0
+
+    def offer(self, key: str) -> Offer | None:
+        """The configured offer with this key (a reload may have removed it)."""
+        return self._offers.get(key)
 
     def stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does)."""
@@ -256,44 +257,6 @@ class Daemon:
                   extra={"offer": offer.key, "outcome": check.outcome.value,
                          "price": None if check.price is None else str(check.price),
                          "currency": check.currency, "duration_ms": check.duration_ms})
-
-    # -- alerts --------------------------------------------------------------------------------
-
-    def _queue_alerts(self, batch: Sequence[PendingCheck]) -> None:
-        # Called by the writer once a batch is stored: the rules read history from the
-        # database, so a check is judged only when it (and every check before it) is there.
-        for pending in batch:
-            offer = self._offers.get(pending.check.offer_key)
-            if offer is not None:
-                self._to_judge.append((offer, pending.check))
-        self._judge_wake.set()
-
-    async def _alert_loop(self) -> None:
-        """Judge stored checks in order; a database outage delays alerts, never drops them.
-        Ends after the writer's final flush, once nothing is left to judge."""
-        assert self._alerts is not None
-        delay = 1.0
-        while True:
-            if not self._to_judge:
-                if self._writes_done:
-                    return
-                await self._judge_wake.wait()
-                self._judge_wake.clear()
-                continue
-            items = self._to_judge[:500]
-            try:
-                await self._alerts.process_many(items)
-            except StorageError as exc:
-                if self._stop.is_set():
-                    log.error("alerts for %d checks not judged: database unavailable at "
-                              "shutdown (%s)", len(self._to_judge), exc)
-                    return
-                log.warning("cannot judge alerts yet (%s); retrying in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            delay = 1.0
-            del self._to_judge[:len(items)]
 
     # -- reload --------------------------------------------------------------------------------
 
