@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pricewatch import __version__
@@ -22,6 +23,14 @@ Command = Callable[[argparse.Namespace], int]
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load(args.config)
+
+
+def _offer_keys(settings: Settings, wanted: str, config_file: str) -> list[str]:
+    """The offer keys a product id or an offer key names; an unknown name is a usage error."""
+    keys = [o.key for o in settings.offers() if wanted in (o.key, o.product_id)]
+    if not keys:
+        raise ConfigError(f"no offer or product {wanted!r} in the config", file=config_file)
+    return keys
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -85,10 +94,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from pricewatch.textui import money, stock, table
 
     settings = _settings(args)
-    keys = [o.key for o in settings.offers()
-            if args.offer in (o.key, o.product_id)]
-    if not keys:
-        raise ConfigError(f"no offer or product {args.offer!r} in the config", file=args.config)
+    keys = _offer_keys(settings, args.offer, args.config)
 
     async def run() -> None:
         async with open_database(settings, upgrade=False) as engine, engine.connect() as conn:
@@ -123,6 +129,26 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(report)
         return EXIT_OK if ok else EXIT_FAILURE
     print(asyncio.run(commands.list_recent(settings, limit=args.limit)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pricewatch.export import export
+
+    settings = _settings(args)
+    keys = _offer_keys(settings, args.offer, args.config) if args.offer else None
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError as exc:
+            raise ConfigError(f"--since: expected an ISO date or time, got {args.since!r}"
+                              ) from exc
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    count = asyncio.run(export(settings, sys.stdout, fmt=args.format, since=since,
+                               offer_keys=keys))
+    print(f"{count} checks exported", file=sys.stderr)
     return EXIT_OK
 
 
@@ -230,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "delivery status).")
     alerts.add_argument("action", choices=["test", "list"])
     alerts.add_argument("--limit", type=int, default=20, help="alerts to list (default 20)")
+    exp = command("export", cmd_export, "Write stored checks to stdout as CSV (default) or "
+                  "JSON lines, oldest first; prices stay exact decimals.")
+    exp.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    exp.add_argument("--since", help="only checks at or after this ISO date/time (UTC unless "
+                     "it has an offset), e.g. 2026-11-01")
+    exp.add_argument("--offer", help="only this product id or offer key PRODUCT@STORE")
     demo = command("demo", cmd_demo, "Start the bundled demo shop on 127.0.0.1, write a config "
                    "for it and run the daemon against it (Ctrl-C stops both).", config=False)
     demo.add_argument("--dir", default="demo-data",

@@ -5,7 +5,7 @@ Callers own transactions; these functions never commit, so a caller can group th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -205,6 +205,36 @@ async def history(
     if since is not None:
         query = query.where(checks.c.observed_at >= since)
     return [_check(offer_key, row) for row in (await conn.execute(query)).all()]
+
+
+async def stream_checks(
+    conn: AsyncConnection,
+    *,
+    since: datetime | None = None,
+    offer_keys: Sequence[str] | None = None,
+    chunk: int = 5000,
+) -> AsyncIterator[Check]:
+    """Every stored check (of ``offer_keys``, since ``since``), oldest first, streamed in
+    chunks so an export of millions of rows runs in constant memory."""
+    last_id = 0
+    while True:
+        query = (
+            select(checks, offers.c.key)
+            .join(offers, offers.c.id == checks.c.offer_id)
+            .where(checks.c.id > last_id)
+            .order_by(checks.c.id)
+            .limit(chunk)
+        )
+        if since is not None:
+            query = query.where(checks.c.observed_at >= since)
+        if offer_keys is not None:
+            query = query.where(offers.c.key.in_(list(offer_keys)))
+        rows = (await conn.execute(query)).all()
+        for row in rows:
+            yield _check(row.key, row)
+        if len(rows) < chunk:
+            return
+        last_id = rows[-1].id
 
 
 async def latest_checks(

@@ -1,0 +1,59 @@
+"""`pricewatch export`: every stored check as CSV or JSON lines, for spreadsheets and scripts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
+
+from pricewatch.config import Settings
+from pricewatch.models import Check, plain
+from pricewatch.service import open_database
+from pricewatch.store.repository import stream_checks
+
+COLUMNS = ("observed_at", "offer", "outcome", "price", "currency", "in_stock", "http_status",
+           "duration_ms", "attempts", "extractor", "unchanged", "error")
+
+
+def _row(check: Check) -> dict[str, object]:
+    return {
+        "observed_at": check.observed_at.isoformat(),
+        "offer": check.offer_key,
+        "outcome": check.outcome.value,
+        # Prices stay exact decimal strings: a float would turn 0.1 into 0.1000000000000000055.
+        "price": None if check.price is None else str(plain(check.price)),
+        "currency": check.currency,
+        "in_stock": check.in_stock,
+        "http_status": check.http_status,
+        "duration_ms": check.duration_ms,
+        "attempts": check.attempts,
+        "extractor": check.extractor,
+        "unchanged": check.unchanged,
+        "error": check.error,
+    }
+
+
+async def export(
+    settings: Settings,
+    out: TextIO,
+    *,
+    fmt: str = "csv",
+    since: datetime | None = None,
+    offer_keys: Sequence[str] | None = None,
+) -> int:
+    """Write the checks to ``out``; returns how many were written."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    count = 0
+    async with open_database(settings, upgrade=False) as engine, engine.connect() as conn:
+        async for check in stream_checks(conn, since=since, offer_keys=offer_keys):
+            row = _row(check)
+            if writer is not None:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            else:
+                out.write(json.dumps(row) + "\n")
+            count += 1
+    return count
