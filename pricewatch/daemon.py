@@ -31,14 +31,14 @@ from pricewatch.config import Settings, load
 from pricewatch.errors import ConfigError, StorageError
 from pricewatch.fetch import Fetcher
 from pricewatch.metrics import Metrics
-from pricewatch.models import Check, Offer, Outcome
+from pricewatch.models import Check, Offer, Outcome, plain
 from pricewatch.pipeline import CheckResult, Previous, check_offer, utcnow
 from pricewatch.rounds import load_previous
 from pricewatch.schedule import Due, Scheduler, plan
 from pricewatch.service import open_database, sync
 from pricewatch.store.repository import PendingCheck, latest_checks
 from pricewatch.store.writer import CheckWriter
-from pricewatch.web import make_app, serve
+from pricewatch.web import OfferStatus, make_app, serve
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Daemon:
         self._ids: dict[str, int] = {}
         self._previous: dict[str, Previous] = {}
         self._last_checked: dict[str, datetime] = {}
+        self._latest: dict[str, Check] = {}  # each offer's newest check, for the status page
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
         self._signals = 0
@@ -104,7 +105,7 @@ class Daemon:
                 runner = None
                 server = self.settings.model.server
                 if server.enabled:
-                    app = make_app(self.metrics.registry, self.readiness)
+                    app = make_app(self.metrics.registry, self.readiness, self.status)
                     runner, self.port = await serve(app, server.host, server.port)
                     log.info("serving /metrics on http://%s:%d", server.host, self.port)
                 sched = self.settings.model.schedule
@@ -197,6 +198,7 @@ class Daemon:
         by_id = {oid: key for key, oid in self._ids.items()}
         for oid, check in latest.items():
             self._last_checked[by_id[oid]] = check.observed_at
+            self._latest[by_id[oid]] = check
         self.metrics.configure(offers)
         # Restore the gauges from the database, so a restart does not blank the dashboard.
         for key, previous in self._previous.items():
@@ -247,6 +249,7 @@ class Daemon:
         if oid is not None:
             self._writer.add(PendingCheck(oid, check, result.etag, result.last_modified))
         self._last_checked[offer.key] = check.observed_at
+        self._latest[offer.key] = check
         if check.outcome is Outcome.OK:
             self._previous[offer.key] = Previous(result.etag, result.last_modified, check)
         self.metrics.observe_check(offer, check)
@@ -326,6 +329,27 @@ class Daemon:
         log.info("config reloaded: %d offers (%d added, %d removed, %d changed)", len(wanted),
                  len(added), len(removed), len(changed))
         return True
+
+    def status(self) -> list[OfferStatus]:
+        """Every configured offer's last price and last check, for the status page."""
+        rows = []
+        for key, offer in self._offers.items():
+            last = self._latest.get(key)
+            good = self._previous.get(key)
+            priced = good.check if good is not None else None
+            rows.append(OfferStatus(
+                key=key, product=offer.product_name, store=offer.store, url=offer.url,
+                price=None if priced is None or priced.price is None
+                else str(plain(priced.price)),
+                currency=None if priced is None else priced.currency,
+                in_stock=None if priced is None else priced.in_stock,
+                priced_at=None if priced is None else priced.observed_at,
+                checked_at=None if last is None else last.observed_at,
+                outcome=None if last is None else last.outcome.value,
+                error=None if last is None else last.error,
+                next_check=self._scheduler.next_run(key) if self._scheduler else None,
+            ))
+        return rows
 
     # -- health --------------------------------------------------------------------------------
 

@@ -117,6 +117,19 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
                           currency=p.currency)
             assert gauge == pytest.approx(float(price_at(p, NOW))), p.style
         assert value(samples, "pricewatch_offers_configured") == 4
+        # The status page and its JSON show the same prices.
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{free_port}/offers.json") as r:
+                listing = {row["offer"]: row for row in await r.json()}
+            async with session.get(f"http://127.0.0.1:{free_port}/") as r:
+                page = await r.text()
+        for p in products[:3]:
+            row = listing[f"{p.id}@127.0.0.1"]
+            assert row["price"] == str(price_at(p, NOW))
+            assert row["outcome"] == "ok"
+            assert f"{price_at(p, NOW)} {p.currency}" in page
+            assert p.name in page
+        assert listing["slow@127.0.0.1"]["price"] is None
 
         db = tmp_path / "pw.db"
 
