@@ -24,9 +24,11 @@ from decimal import Decimal
 from aiohttp import web
 
 _FILLERS = 8
-_WORDS = ("stainless steel ergonomic wireless compact premium durable lightweight "
-          "rechargeable adjustable waterproof portable heavy-duty professional classic "
-          "modern vintage ceramic bamboo titanium carbon organic").split()
+_WORDS = [
+    "stainless", "steel", "ergonomic", "wireless", "compact", "premium", "durable", "lightweight",
+    "rechargeable", "adjustable", "waterproof", "portable", "heavy-duty", "professional",
+    "classic", "modern", "vintage", "ceramic", "bamboo", "titanium", "carbon", "organic",
+]
 
 
 def url_of(i: int, *, hosts: int, port: int) -> str:

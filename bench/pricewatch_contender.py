@@ -19,13 +19,12 @@ import math
 import sys
 import time
 
+from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
 from pricewatch.fetch import Fetcher
 from pricewatch.rounds import load_previous, run_round
 from pricewatch.service import open_database, sync
 from pricewatch.store.writer import CheckWriter
-
-from bench.measure import Phase, read_urls, report
 
 SELECTOR = ".buybox .price"
 
