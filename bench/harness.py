@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -76,10 +77,10 @@ class Run:
 
 
 def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts: int,
-                  log: Path) -> Run:
+                  log: Path, extra: Sequence[str] = ()) -> Run:
     """Run ``bench.<module>`` in a fresh process and read its RESULT line."""
     args = [sys.executable, "-m", f"bench.{module}", "--urls", str(urls), "--db", str(db),
-            "--connections", str(connections), "--hosts", str(hosts)]
+            "--connections", str(connections), "--hosts", str(hosts), *extra]
     with log.open("a", encoding="utf-8") as err:
         proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None

@@ -63,19 +63,36 @@ async def run(settings: Settings, phase: Phase) -> int:
     return writer.written
 
 
+def _skip_availability_scan() -> None:
+    """What extraction would cost if availability were found without scanning the whole tree
+    (e.g. scoped to the matched price element's buy box). Bench-only monkeypatch."""
+    from pricewatch.extract import engine
+
+    def no_signals(_root: object) -> list[object]:
+        return []
+
+    engine.availability.visible_signals = no_signals  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--urls", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--what-if", choices=["no-availability"],
+                        help="a projection, never reported as pricewatch's own number: skip "
+                        "the whole-page availability scan (the profiled hot spot)")
     args = parser.parse_args(argv)
+    if args.what_if == "no-availability":
+        _skip_availability_scan()
     urls = read_urls(args.urls)
     text = config_text(urls, db=args.db, connections=args.connections, hosts=args.hosts)
     settings = loads(text, file="bench-config.yaml")
     phase = Phase()
     stored = asyncio.run(run(settings, phase))
-    report("pricewatch", len(urls), stored, phase)
+    report("pricewatch" if args.what_if is None else f"pricewatch/{args.what_if}",
+           len(urls), stored, phase)
     return 0
 
 
