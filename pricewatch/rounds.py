@@ -89,6 +89,9 @@ async def run_round(
     only added GIL contention.
     """
     started = time.perf_counter()
+    # A long round streams its rows in batches instead of holding them all until the caller
+    # closes the writer (and, past max_buffer, dropping the oldest). Idempotent.
+    writer.start()
     threads = min(4, os.cpu_count() or 1) if extract_threads is None else extract_threads
     executor = ThreadPoolExecutor(threads, thread_name_prefix="extract") if threads else None
     summary = RoundSummary()
