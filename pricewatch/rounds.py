@@ -54,7 +54,9 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str
     """Validators and the last good check per offer, for conditional requests."""
     async with engine.connect() as conn:
         rows = {row.id: row for row in await offer_rows(conn)}
-        good = await latest_checks(conn, ids.values(), ok_only=True)
+        # All offers, filtered below: an IN list of every id breaks past 32,767 offers on
+        # Postgres (asyncpg's bind-parameter limit).
+        good = await latest_checks(conn, None, ok_only=True)
     out: dict[str, Previous] = {}
     for key, oid in ids.items():
         row = rows.get(oid)
