@@ -103,8 +103,11 @@ class CheckWriter:
     async def _run(self) -> None:
         backoff = self._flush_interval
         while True:
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the
+            # event is set, and close() then waits for this loop forever.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
