@@ -50,10 +50,10 @@ def print_report(med: dict[str, dict[str, float]], *, bound: float, args: argpar
     print(f"\nmedians of {args.runs} runs, {args.pages} pages of ~{args.page_kb} KB, "
           f"{args.hosts} hosts, {args.latency * 1000:.0f} ms latency, "
           f"{args.connections} connections")
-    print(f"{'contender':<12}{'pages/s':>9}{'CPU ms/page':>13}{'peak RSS MB':>13}"
+    print(f"{'contender':<20}{'pages/s':>9}{'CPU ms/page':>13}{'peak RSS MB':>13}"
           f"{'correct':>9}")
     for name, m in med.items():
-        print(f"{name:<12}{m['pages_per_second']:>9.1f}{m['cpu_ms_per_page']:>13.2f}"
+        print(f"{name:<20}{m['pages_per_second']:>9.1f}{m['cpu_ms_per_page']:>13.2f}"
               f"{m['max_rss_mb']:>13.1f}{m['correct_fraction']:>9.1%}")
     print(f"latency bound (connections / latency): {bound:.0f} pages/s; "
           f"load shop CPU {shop_cpu_ms:.2f} ms per page served")
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             urls = work / "urls.txt"
             urls.write_text("\n".join(url_of(i, hosts=args.hosts, port=shop.port)
                                       for i in range(args.pages)) + "\n")
-            print(f"{'run':<5}{'contender':<12}{'pages/s':>9}{'CPU ms/page':>13}"
+            print(f"{'run':<5}{'contender':<20}{'pages/s':>9}{'CPU ms/page':>13}"
                   f"{'peak RSS MB':>13}{'stored':>8}{'correct':>9}{'process CPU s':>15}")
             for r in range(args.runs):
                 order = names[r % len(names):] + names[:r % len(names)]
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                                         connections=args.connections, hosts=args.hosts, log=log,
                                         extra=extra)
                     runs[name].append(run)
-                    print(f"{r + 1:<5}{name:<12}{run.pages_per_second:>9.1f}"
+                    print(f"{r + 1:<5}{name:<20}{run.pages_per_second:>9.1f}"
                           f"{run.cpu_ms_per_page:>13.2f}{run.result.max_rss_mb:>13.1f}"
                           f"{run.result.stored:>8}{run.correct:>9}"
                           f"{run.process_cpu_seconds:>15.2f}", flush=True)
