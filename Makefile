@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench accuracy clean
+.PHONY: demo test lint bench accuracy bench-deps bench-throughput bench-scale bench-profile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,28 @@ lint: $(STAMP)
 	$(BIN)/ruff check pricewatch tests bench migrations
 	$(BIN)/mypy
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+# Scrapy, BeautifulSoup and py-spy are the bench's contenders and tools, not pricewatch's deps.
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/pip install -q -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
+
+bench: accuracy bench-throughput
+
+accuracy: $(STAMP)
 	$(BIN)/python bench/accuracy.py
 
-accuracy: bench
+bench-throughput: $(BENCH_STAMP)
+	$(BIN)/python -m bench.throughput
+
+bench-scale: $(BENCH_STAMP)
+	$(BIN)/python -m bench.scale
+
+bench-profile: $(BENCH_STAMP)
+	$(BIN)/python -m bench.profile
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache demo-data

@@ -194,11 +194,15 @@ class Daemon:
         self._ids = await sync(engine, offers)
         self._previous = await load_previous(engine, self._ids)
         async with engine.connect() as conn:
-            latest = await latest_checks(conn, self._ids.values())
+            # All offers, filtered here: an IN list of every id breaks past 32,767 offers on
+            # Postgres (asyncpg's bind-parameter limit).
+            latest = await latest_checks(conn, None)
         by_id = {oid: key for key, oid in self._ids.items()}
         for oid, check in latest.items():
-            self._last_checked[by_id[oid]] = check.observed_at
-            self._latest[by_id[oid]] = check
+            key = by_id.get(oid)
+            if key is not None:
+                self._last_checked[key] = check.observed_at
+                self._latest[key] = check
         self.metrics.configure(offers)
         # Restore the gauges from the database, so a restart does not blank the dashboard.
         for key, previous in self._previous.items():

@@ -6,11 +6,14 @@ never raises for anything a web page can do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from pricewatch.extract import extract
 from pricewatch.fetch import Fetcher
@@ -48,8 +51,10 @@ async def check_offer(
     *,
     previous: Previous | None = None,
     clock: Clock = utcnow,
+    executor: Executor | None = None,
 ) -> CheckResult:
-    """Run one check; every path ends in a Check with an outcome."""
+    """Run one check; every path ends in a Check with an outcome. With ``executor``, the page
+    is parsed and searched there instead of in the event loop."""
     observed_at = clock()
     started = time.perf_counter()
     try:
@@ -59,7 +64,14 @@ async def check_offer(
             etag=previous.etag if previous and previous.check else None,
             last_modified=previous.last_modified if previous and previous.check else None,
         )
-        check = _to_check(offer, fetched, observed_at, started, previous)
+        found = None
+        if executor is not None and fetched.outcome is Outcome.OK and not fetched.not_modified:
+            # lxml parses and runs XPath with the GIL released: in a worker thread that work
+            # leaves the event loop free for the other requests' I/O (no loop lag, no false
+            # timeouts) and can use a second core, without the pickling a process pool costs.
+            found = await asyncio.get_running_loop().run_in_executor(
+                executor, partial(extract, fetched.text, url=fetched.url, spec=offer.extract))
+        check = _to_check(offer, fetched, observed_at, started, previous, found=found)
     except Exception as exc:
         log.exception("check of %s failed unexpectedly", offer.key)
         check = Check(offer.key, observed_at, Outcome.ERROR,
@@ -74,6 +86,8 @@ def _to_check(
     observed_at: datetime,
     started: float,
     previous: Previous | None,
+    *,
+    found: Extraction | None = None,
 ) -> Check:
     base = Check(offer.key, observed_at, Outcome.NO_PRICE, http_status=fetched.status,
                  attempts=fetched.attempts)
@@ -85,7 +99,8 @@ def _to_check(
     if fetched.outcome is not Outcome.OK:
         return replace(base, outcome=fetched.outcome, error=fetched.error,
                        duration_ms=_ms(started))
-    found: Extraction = extract(fetched.text, url=fetched.url, spec=offer.extract)
+    if found is None:
+        found = extract(fetched.text, url=fetched.url, spec=offer.extract)
     if found.price is None:
         return replace(base, in_stock=found.in_stock, title=found.title,
                        extractor=found.extractor, error=found.error or "no price found",

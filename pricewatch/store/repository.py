@@ -91,8 +91,10 @@ async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: date
                 update(offers).where(offers.c.id == row.id).values(active=False, updated_at=now)
             )
 
-    ids = await conn.execute(select(offers.c.key, offers.c.id).where(offers.c.key.in_(wanted_keys)))
-    return dict(ids.all())
+    # Every row, filtered here: an IN list of all wanted keys breaks past 32,767 offers on
+    # Postgres (asyncpg's bind-parameter limit), and the table holds little beyond them.
+    ids = await conn.execute(select(offers.c.key, offers.c.id))
+    return {key: oid for key, oid in ids.all() if key in wanted_keys}
 
 
 async def offer_rows(conn: AsyncConnection, *, active_only: bool = True) -> list[OfferRow]:

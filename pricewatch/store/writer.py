@@ -108,9 +108,15 @@ class CheckWriter:
 
     async def _run(self) -> None:
         backoff = self._flush_interval
-        while True:
+        while not self._closing:
+            # close() stops this loop with a flag, and the wait uses asyncio.timeout rather
+            # than wait_for: on Python 3.11 wait_for can swallow a cancellation that races
+            # with the event being set, and the loop would never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
+            if self._closing:
+                break
             self._wake.clear()
             try:
                 await self.flush()
@@ -126,8 +132,6 @@ class CheckWriter:
     async def close(self, *, grace: float = 10.0) -> None:
         """Stop the background loop and write what is left, trying for up to ``grace`` seconds."""
         if self._task is not None:
-            # A flag, not task.cancel(): on Python 3.11 wait_for() can swallow a cancellation
-            # that races with the event it waits on, and close() would never return.
             self._closing = True
             self._wake.set()
             try:

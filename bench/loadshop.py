@@ -1,0 +1,158 @@
+"""The load shop: N distinct ~200 KB product pages on 20 loopback hosts, each answer delayed.
+
+Run it in its own process (``python bench/loadshop.py --hosts 20 --latency 0.1``); it prints
+``READY <port>`` once every host listens. Page ``i`` lives at
+``http://127.0.0.<1 + i % hosts>:<port>/p/<i>``, so offers spread evenly over the hosts and
+per-host politeness is exercised. The price sits ~150 KB deep in ``.buybox .price``; one page
+in three also carries JSON-LD (the fast path pricewatch's extractors may take), and every page
+has decoy prices (related items, shipping threshold) that a careless selector would pick up.
+
+Pages are assembled from a few pre-rendered filler blocks plus a per-product part, so serving
+costs almost nothing and the shop's own CPU never becomes the bottleneck being measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import sys
+from decimal import Decimal
+
+from aiohttp import web
+
+_FILLERS = 8
+_WORDS = [
+    "stainless", "steel", "ergonomic", "wireless", "compact", "premium", "durable", "lightweight",
+    "rechargeable", "adjustable", "waterproof", "portable", "heavy-duty", "professional",
+    "classic", "modern", "vintage", "ceramic", "bamboo", "titanium", "carbon", "organic",
+]
+
+
+def url_of(i: int, *, hosts: int, port: int) -> str:
+    return f"http://127.0.0.{1 + i % hosts}:{port}/p/{i}"
+
+
+def price_of(i: int) -> Decimal:
+    """The true price of page ``i`` (what every contender must store)."""
+    return Decimal((i * 7919) % 199_000 + 1_000) / 100
+
+
+def _money(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def _filler(seed: int, size: int) -> str:
+    """A block of nav links, product tiles with decoy prices, reviews and inline scripts."""
+    rnd = random.Random(seed)
+    parts: list[str] = []
+    total = 0
+    n = 0
+    while total < size:
+        n += 1
+        words = " ".join(rnd.choice(_WORDS) for _ in range(8))
+        kind = n % 4
+        if kind == 0:
+            chunk = (f'<li class="nav-item"><a href="/c/{seed}/{n}" title="{words}">'
+                     f"{words.title()}</a></li>\n")
+        elif kind == 1:
+            decoy = Decimal(rnd.randint(100, 99_999)) / 100
+            chunk = (f'<div class="tile" data-id="{seed}-{n}"><img src="/img/{n}.jpg" '
+                     f'alt="{words}"><a href="/p/r{n}">{words.title()}</a>'
+                     f'<span class="tile-price">{_money(decoy)}</span></div>\n')
+        elif kind == 2:
+            chunk = (f'<article class="review"><h4>{words}</h4><p>{words} {words} '
+                     f"{words}.</p><span class=\"stars\">{rnd.randint(1, 5)}</span></article>\n")
+        else:
+            chunk = (f'<script>window.__track && __track("{seed}-{n}", '
+                     f'{{"w": "{words}", "n": {n}}});</script>\n')
+        parts.append(chunk)
+        total += len(chunk)
+    return "".join(parts)
+
+
+class Catalog:
+    """Renders page ``i``; fillers are shared bytes, only the product part is built per call."""
+
+    def __init__(self, *, page_kb: int = 200) -> None:
+        before = page_kb * 1024 * 3 // 4  # the buy box sits three quarters down the page
+        after = page_kb * 1024 - before
+        self._before = [_filler(s, before).encode() for s in range(_FILLERS)]
+        self._after = [_filler(100 + s, after).encode() for s in range(_FILLERS)]
+
+    def page(self, i: int) -> bytes:
+        price = price_of(i)
+        name = f"Product {i} {_WORDS[i % len(_WORDS)].title()} Edition"
+        jsonld = ""
+        if i % 3 == 0:
+            data = {"@context": "https://schema.org", "@type": "Product", "name": name,
+                    "sku": f"SKU-{i}", "offers": {"@type": "Offer", "price": str(price),
+                                                  "priceCurrency": "USD",
+                                                  "availability": "https://schema.org/InStock"}}
+            jsonld = f'<script type="application/ld+json">{json.dumps(data)}</script>'
+        head = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                f"<title>{name} | Load Shop</title>{jsonld}</head><body>"
+                f'<header><p class="promo">Free shipping over $50.00</p></header><ul class="nav">')
+        buybox = (f'</ul><main><h1 class="product-title">{name}</h1>'
+                  f'<div class="buybox" data-sku="SKU-{i}"><span class="was">'
+                  f'{_money(price * 2)}</span><span class="price">{_money(price)}</span>'
+                  f'<button class="add-to-cart">Add to cart</button></div><section>')
+        return b"".join((head.encode(), self._before[i % _FILLERS], buybox.encode(),
+                         self._after[(i // _FILLERS) % _FILLERS],
+                         b"</section></main></body></html>"))
+
+
+def make_app(catalog: Catalog, *, latency: float) -> web.Application:
+    async def product(request: web.Request) -> web.Response:
+        try:
+            i = int(request.match_info["id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        await asyncio.sleep(latency)
+        return web.Response(body=catalog.page(i), content_type="text/html", charset="utf-8")
+
+    async def robots(_request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nAllow: /\n")
+
+    app = web.Application()
+    app.router.add_get("/p/{id}", product)
+    app.router.add_get("/robots.txt", robots)
+    return app
+
+
+async def serve(*, hosts: int, port: int, latency: float, page_kb: int) -> None:
+    runner = web.AppRunner(make_app(Catalog(page_kb=page_kb), latency=latency),
+                           access_log=None, handle_signals=False)
+    await runner.setup()
+    first = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
+    await first.start()
+    server = first._server  # aiohttp exposes the bound port only here
+    assert server is not None
+    bound = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+    for h in range(2, hosts + 1):
+        await web.TCPSite(runner, f"127.0.0.{h}", bound, backlog=1024).start()
+    print(f"READY {bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds before each answer")
+    parser.add_argument("--page-kb", type=int, default=200)
+    args = parser.parse_args(argv)
+    asyncio.run(serve(hosts=args.hosts, port=args.port, latency=args.latency,
+                      page_kb=args.page_kb))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

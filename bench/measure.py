@@ -1,0 +1,65 @@
+"""What every contender reports about itself: one JSON line measured the same way for all.
+
+Each contender runs in a fresh process, so ``RUSAGE_SELF`` (all threads: aiosqlite's, Twisted's
+thread pool) and ``ru_maxrss`` are its own. The timed phase runs from just before the first
+request to just after the last row is committed; interpreter start-up and imports are outside
+it (the orchestrator reports those separately from ``wait4``).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Result:
+    contender: str
+    pages: int  # pages requested
+    stored: int  # rows the contender says it stored
+    seconds: float  # wall time of the timed phase
+    cpu_seconds: float  # process CPU (user + system, all threads) in the timed phase
+    max_rss_mb: float  # peak resident set of the whole process
+
+
+class Phase:
+    """Times a phase: wall clock and process CPU."""
+
+    def __init__(self) -> None:
+        self._wall = 0.0
+        self._cpu = 0.0
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+
+    def start(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = _cpu()
+
+    def stop(self) -> None:
+        self.seconds = time.perf_counter() - self._wall
+        self.cpu_seconds = _cpu() - self._cpu
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def report(contender: str, pages: int, stored: int, phase: Phase) -> None:
+    """Print the result as the last line of stdout, where the orchestrator reads it."""
+    result = Result(contender, pages, stored, round(phase.seconds, 4),
+                    round(phase.cpu_seconds, 4), round(max_rss_mb(), 1))
+    sys.stdout.write("RESULT " + json.dumps(asdict(result)) + "\n")
+    sys.stdout.flush()
+
+
+def read_urls(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return [line.strip() for line in fh if line.strip()]

@@ -1,0 +1,185 @@
+"""The scale run: one round of 100,000 offers against the load shop, on SQLite and Postgres.
+
+Each database gets a fresh pricewatch process (``bench.scale_run``): a SQLite file in a
+scratch folder, and a scratch Postgres database created and dropped here. Prints sustained
+pages/s, CPU per page, peak RSS (config loading and the round told apart) and the database's
+size per stored check.
+
+    python -m bench.scale [--offers 100000] [--latency 0.05] [--databases sqlite,postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.harness import ROOT, Shop
+from bench.loadshop import url_of
+
+SCRATCH_DB = "pricewatch_bench_scale"
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _postgres_size(dsn: str) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT pg_database_size(current_database()) AS db, "
+            "pg_total_relation_size('checks') AS checks")
+    finally:
+        await conn.close()
+    assert row is not None
+    return {"database_bytes": int(row["db"]), "checks_table_bytes": int(row["checks"])}
+
+
+def _sqlite_size(path: Path) -> dict[str, int]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            checks = conn.execute(
+                "SELECT sum(pgsize) FROM dbstat WHERE name = 'checks' "
+                "OR name LIKE 'ix_checks_%'").fetchone()[0]
+        except sqlite3.OperationalError:  # built without the dbstat table
+            checks = None
+    finally:
+        conn.close()
+    out = {"database_bytes": path.stat().st_size}
+    if checks is not None:
+        out["checks_table_bytes"] = int(checks)
+    return out
+
+
+def run_one(database: str, *, urls: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    admin = f"postgresql://{args.pg_user}@{args.pg_host}:{args.pg_port}/postgres"
+    if database == "sqlite":
+        path = work / "scale.db"
+        url = f"sqlite:///{path}"
+    else:
+        asyncio.run(_admin(admin, f"DROP DATABASE IF EXISTS {SCRATCH_DB}"))
+        asyncio.run(_admin(admin, f"CREATE DATABASE {SCRATCH_DB}"))
+        url = f"postgresql://{args.pg_user}@{args.pg_host}:{args.pg_port}/{SCRATCH_DB}"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.scale_run", "--urls", str(urls), "--database-url",
+             url, "--connections", str(args.connections), "--hosts", str(args.hosts)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"scale run on {database} failed (exit {proc.returncode})")
+        result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+        result["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+        if database == "sqlite":
+            result.update(_sqlite_size(path))
+        else:
+            result.update(asyncio.run(_postgres_size(url.replace("postgresql://", "postgres://"))))
+    finally:
+        if database == "postgres":
+            asyncio.run(_admin(admin, f"DROP DATABASE IF EXISTS {SCRATCH_DB}"))
+    return result
+
+
+def _fit(offers: int, *, urls: Path, work: Path, args: argparse.Namespace) -> int:
+    """As many offers as a pilot round on SQLite says fit in the budget (90% of it)."""
+    pilot = min(offers, 2000)
+    lines = urls.read_text().splitlines()[:pilot]
+    (work / "pilot").mkdir(exist_ok=True)
+    pilot_urls = work / "pilot.txt"
+    pilot_urls.write_text("\n".join(lines) + "\n")
+    result = run_one("sqlite", urls=pilot_urls, work=work / "pilot", args=args)
+    rate = pilot / result["round_seconds"]
+    fit = min(offers, int(rate * args.budget * 0.9) // 1000 * 1000 or pilot)
+    print(f"pilot: {pilot} offers at {rate:.0f} pages/s -> {fit} offers fit in "
+          f"{args.budget:.0f}s", flush=True)
+    return fit
+
+
+def print_result(database: str, r: dict[str, Any]) -> None:
+    rate = r["offers"] / r["round_seconds"]
+    per_check = r["database_bytes"] / max(1, r["rows"])
+    print(f"{database}: {r['summary']}")
+    print(f"  sustained {rate:.1f} pages/s, {1000 * r['cpu_seconds'] / r['offers']:.2f} CPU ms"
+          f"/page; {r['rows']} rows stored, {r['dropped']} dropped")
+    print(f"  peak RSS: round {r['round_peak_rss_mb']:.0f} MB, config loading "
+          f"{r['config_peak_rss_mb']:.0f} MB (config took {r['config_seconds']:.1f}s, "
+          f"start-up {r['startup_seconds']:.1f}s)")
+    size = f"  database: {r['database_bytes'] / 1e6:.1f} MB, {per_check:.0f} bytes per check"
+    if "checks_table_bytes" in r:
+        size += (f" ({r['checks_table_bytes'] / max(1, r['rows']):.0f} bytes of checks table "
+                 f"and index per check)")
+    print(size + " (one round: the offers table is in the total too)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offers", type=int, default=100_000)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--budget", type=float, default=600,
+                        help="seconds one round may take; fewer offers if a pilot says "
+                        "the full count would not fit (0: no pilot)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    print(f"scale run: {args.offers} offers, {args.hosts} hosts, {args.latency * 1000:.0f} ms "
+          f"latency, {args.connections} connections (latency bound "
+          f"{args.connections / args.latency:.0f} pages/s); load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="pricewatch-scale-") as tmp:
+        work = Path(tmp)
+        with Shop(hosts=args.hosts, latency=args.latency) as shop:
+            urls = work / "urls.txt"
+            urls.write_text("\n".join(url_of(i, hosts=args.hosts, port=shop.port)
+                                      for i in range(args.offers)) + "\n")
+            offers = args.offers
+            if args.budget:
+                offers = _fit(offers, urls=urls, work=work, args=args)
+            urls.write_text("\n".join(url_of(i, hosts=args.hosts, port=shop.port)
+                                      for i in range(offers)) + "\n")
+            for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
+                try:
+                    results[database] = run_one(database, urls=urls, work=work, args=args)
+                except (OSError, asyncpg.PostgresError, RuntimeError) as exc:
+                    print(f"{database}: skipped: {exc}", flush=True)
+                    continue
+                print_result(database, results[database])
+                sys.stdout.flush()
+    target = 150
+    for database, r in results.items():
+        met = r["round_peak_rss_mb"] <= target
+        print(f"target peak RSS <= {target} MB at {r['offers']} offers ({database}, round): "
+              f"{'met' if met else 'MISS'} ({r['round_peak_rss_mb']:.0f} MB)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

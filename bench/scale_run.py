@@ -1,0 +1,110 @@
+"""One scale run in its own process: N offers, one round, one database (the child of scale.py).
+
+The steps are ``pricewatch once``'s: the config through the real loader, migrations, catalogue
+sync, then one round through the real Fetcher and CheckWriter. Peak RSS is read twice: once
+after loading the config, and once for the round alone (the kernel's high-water mark is reset
+in between through /proc/self/clear_refs), so a big config file and a big round are told apart.
+
+    python -m bench.scale_run --urls urls.txt --database-url sqlite:///x.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.measure import Phase, read_urls
+from bench.pricewatch_contender import SELECTOR
+from pricewatch.config import Settings, loads
+from pricewatch.fetch import Fetcher
+from pricewatch.rounds import load_previous, run_round
+from pricewatch.service import open_database, sync
+from pricewatch.store.writer import CheckWriter
+
+
+def _status(field: str) -> float:
+    """A VmHWM / VmRSS line of /proc/self/status, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def config_text(urls: list[str], *, database_url: str, connections: int, hosts: int) -> str:
+    config = {
+        "database": {"url": database_url},
+        "http": {"concurrency": connections,
+                 "per_host_concurrency": math.ceil(connections / hosts),
+                 "per_host_delay": 0, "obey_robots": True},
+        "products": [{"id": f"p{i}", "name": f"Product {i}",
+                      "offers": [{"url": url, "selector": SELECTOR}]}
+                     for i, url in enumerate(urls)],
+    }
+    return json.dumps(config)  # JSON is YAML; one line keeps the file small
+
+
+async def run(settings: Settings, out: dict[str, Any]) -> None:
+    offers = settings.offers()
+    started = time.perf_counter()
+    async with open_database(settings) as engine:
+        ids = await sync(engine, offers)
+        previous = await load_previous(engine, ids)
+        out["startup_seconds"] = round(time.perf_counter() - started, 2)
+        writer = CheckWriter(engine)
+        phase = Phase()
+        phase.start()
+        async with Fetcher(settings.model.http) as fetcher:
+            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                      previous=previous)
+        await writer.close()
+        phase.stop()
+        async with engine.connect() as conn:
+            out["rows"] = (await conn.execute(text("SELECT count(*) FROM checks"))).scalar_one()
+    out.update(round_seconds=round(phase.seconds, 2), cpu_seconds=round(phase.cpu_seconds, 2),
+               written=writer.written, dropped=writer.dropped, summary=summary.line())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--urls", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--hosts", type=int, default=20)
+    args = parser.parse_args(argv)
+    urls = read_urls(args.urls)
+    out: dict[str, Any] = {"offers": len(urls)}
+    started = time.perf_counter()
+    settings = loads(config_text(urls, database_url=args.database_url,
+                                 connections=args.connections, hosts=args.hosts),
+                     file="scale-config.yaml")
+    del urls
+    gc.collect()
+    out["config_seconds"] = round(time.perf_counter() - started, 2)
+    out["config_peak_rss_mb"] = round(_status("VmHWM"), 1)
+    out["rss_after_config_mb"] = round(_status("VmRSS"), 1)
+    out["peak_reset"] = _reset_peak()
+    asyncio.run(run(settings, out))
+    out["round_peak_rss_mb"] = round(_status("VmHWM"), 1)
+    sys.stdout.write("RESULT " + json.dumps(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The round runner against a real shop on 127.0.0.1 and real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.config import HttpConfig
+from pricewatch.fetch import Fetcher
+from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
+from pricewatch.rounds import load_previous, run_round
+from pricewatch.store import migrate
+from pricewatch.store.engine import create_engine
+from pricewatch.store.repository import count_checks, sync_catalog
+from pricewatch.store.writer import CheckWriter
+
+PAGES = 30
+
+
+def _price(i: int) -> Decimal:
+    return Decimal(1000 + 37 * i) / 100
+
+
+def _page(i: int) -> str:
+    filler = "".join(f'<li class="tile">Item {n} <span class="p">$9.{n % 10}0</span></li>'
+                     for n in range(200))
+    return (f"<html><body><ul>{filler}</ul><h1>Product {i}</h1><div class='buybox'>"
+            f"<span class='price'>${_price(i)}</span></div></body></html>")
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[str]:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=_page(int(request.match_info["i"])), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/p/{i}", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def _offers(base: str, n: int) -> list[Offer]:
+    fetch = FetchOptions(user_agent="pricewatch-test", per_host_concurrency=4,
+                         per_host_delay=0.0)
+    spec = ExtractSpec(selector=".buybox .price")
+    return [Offer(f"p{i}", f"Product {i}", "shop", f"{base}/p/{i}", spec, fetch, 3600.0)
+            for i in range(n)]
+
+
+async def _database(path: Path) -> AsyncEngine:
+    engine = create_engine(f"sqlite:///{path}")
+    await migrate.upgrade(engine)
+    return engine
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+async def test_round_stores_every_price_with_and_without_extract_threads(
+    shop: str, tmp_path: Path, threads: int
+) -> None:
+    """Parsing on worker threads or in the loop gives the same, correct price for every page."""
+    engine = await _database(tmp_path / "pw.db")
+    offers = _offers(shop, PAGES)
+    async with engine.begin() as conn:
+        ids = await sync_catalog(conn, offers, datetime.now(UTC))
+    writer = CheckWriter(engine)
+    async with Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
+        summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                  extract_threads=threads)
+    await writer.close()
+    prices = {c.offer_key: c.price for c in summary.checks if c.outcome is Outcome.OK}
+    assert prices == {o.key: _price(i) for i, o in enumerate(offers)}
+    async with engine.connect() as conn:
+        assert await count_checks(conn) == PAGES
+    await engine.dispose()
+
+
+async def test_round_streams_rows_to_the_database_before_the_writer_is_closed(
+    shop: str, tmp_path: Path
+) -> None:
+    """A round starts the writer, so full batches are written while the round runs."""
+    engine = await _database(tmp_path / "pw.db")
+    offers = _offers(shop, PAGES)
+    async with engine.begin() as conn:
+        ids = await sync_catalog(conn, offers, datetime.now(UTC))
+    all_written = asyncio.Event()
+    writer: CheckWriter
+
+    def on_write(_rows: int, _seconds: float) -> None:
+        if writer.written >= PAGES:
+            all_written.set()
+
+    writer = CheckWriter(engine, batch_size=5, on_write=on_write)
+    async with Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
+        await run_round(offers, fetcher=fetcher, writer=writer, ids=ids)
+    await asyncio.wait_for(all_written.wait(), timeout=10)  # generous bound, not a timing check
+    await writer.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_engine() -> AsyncIterator[AsyncEngine]:
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"pricewatch_test_rounds_{os.getpid()}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        conn = await asyncpg.connect(admin, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("PRICEWATCH_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        await conn.execute(f"CREATE DATABASE {name}")
+        engine = create_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
+        await migrate.upgrade(engine)
+        yield engine
+        await engine.dispose()
+    finally:
+        # FORCE: a failed test may leave a pooled connection behind.
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.close()
+
+
+@pytest.mark.postgres
+async def test_catalogue_past_the_postgres_bind_parameter_limit(
+    postgres_engine: AsyncEngine,
+) -> None:
+    """Sync and load_previous work for more offers than asyncpg allows bind parameters."""
+    offers = _offers("http://127.0.0.1:9", 33_000)
+    async with postgres_engine.begin() as conn:
+        ids = await sync_catalog(conn, offers, datetime.now(UTC))
+    assert len(ids) == 33_000
+    previous = await load_previous(postgres_engine, ids)
+    assert len(previous) == 33_000
