@@ -51,11 +51,11 @@ def cmd_once(args: argparse.Namespace) -> int:
     from pricewatch.textui import money, stock, table
 
     settings = _settings(args)
-    result = asyncio.run(run_once(settings))
+    result = asyncio.run(run_once(settings, keep=None if args.list_all else 61))
     rows = [(c.offer_key, c.outcome.value, money(c.price, c.currency), stock(c.in_stock),
              c.extractor, c.http_status, f"{c.duration_ms} ms", (c.error or "")[:60])
             for c in sorted(result.summary.checks, key=lambda c: c.offer_key)]
-    if rows and (args.list_all or len(rows) <= 60):
+    if rows and (args.list_all or result.summary.total <= 60):
         print(table(["offer", "outcome", "price", "stock", "extractor", "http", "took", "error"],
                     rows))
         print()

@@ -30,12 +30,22 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RoundSummary:
+    """Outcome counts of a round, and its checks up to ``keep`` (None: all of them); a round
+    of 100,000 offers need not hold 100,000 checks in memory to report its totals."""
+
+    keep: int | None = None
     checks: list[Check] = field(default_factory=list)
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
     seconds: float = 0.0
 
+    def add(self, check: Check) -> None:
+        self.outcomes[check.outcome] += 1
+        if self.keep is None or len(self.checks) < self.keep:
+            self.checks.append(check)
+
     @property
-    def outcomes(self) -> Counter[Outcome]:
-        return Counter(c.outcome for c in self.checks)
+    def total(self) -> int:
+        return sum(self.outcomes.values())
 
     @property
     def ok(self) -> int:
@@ -43,11 +53,11 @@ class RoundSummary:
 
     @property
     def failed(self) -> int:
-        return len(self.checks) - self.ok
+        return self.total - self.ok
 
     def line(self) -> str:
         parts = ", ".join(f"{o.value} {n}" for o, n in sorted(self.outcomes.items()))
-        return f"{len(self.checks)} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
+        return f"{self.total} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
 
 
 async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str, Previous]:
@@ -78,13 +88,14 @@ async def run_round(
     previous: Mapping[str, Previous] | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
     extract_threads: int | None = None,
+    keep: int | None = None,
 ) -> RoundSummary:
     """Check every offer once; each result is queued on ``writer`` as soon as it exists.
 
     Pages are parsed on ``extract_threads`` worker threads (default: one per core, at most 4;
     0 parses in the event loop). Measured with bench/throughput.py on 2 cores: one thread per
     core gave 1.5x the pages/s of parsing in the loop at the same CPU per page; more threads
-    only added GIL contention.
+    only added GIL contention. The summary holds up to ``keep`` checks (None: all).
     """
     started = time.perf_counter()
     # A long round streams its rows in batches instead of holding them all until the caller
@@ -92,7 +103,7 @@ async def run_round(
     writer.start()
     threads = min(4, os.cpu_count() or 1) if extract_threads is None else extract_threads
     executor = ThreadPoolExecutor(threads, thread_name_prefix="extract") if threads else None
-    summary = RoundSummary()
+    summary = RoundSummary(keep=keep)
     lanes: dict[str, list[Offer]] = defaultdict(list)
     for offer in offers:
         lanes[(urlsplit(offer.url).hostname or "").lower()].append(offer)
@@ -102,7 +113,7 @@ async def run_round(
             offer = queue.pop()
             result = await check_offer(offer, fetcher, previous=(previous or {}).get(offer.key),
                                        executor=executor)
-            summary.checks.append(result.check)
+            summary.add(result.check)
             writer.add(PendingCheck(ids[offer.key], result.check, result.etag,
                                     result.last_modified))
             if on_check is not None:

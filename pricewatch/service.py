@@ -53,9 +53,13 @@ class OnceResult:
 
 
 async def run_once(
-    settings: Settings, *, on_check: Callable[[Offer, CheckResult], None] | None = None
+    settings: Settings,
+    *,
+    on_check: Callable[[Offer, CheckResult], None] | None = None,
+    keep: int | None = None,
 ) -> OnceResult:
-    """`pricewatch once`: check every active offer one time and store every check."""
+    """`pricewatch once`: check every active offer one time and store every check.
+    ``keep`` bounds how many checks the returned summary holds (None: all)."""
     offers = settings.offers()
     async with open_database(settings) as engine:
         ids = await sync(engine, offers)
@@ -63,15 +67,17 @@ async def run_once(
         writer = CheckWriter(engine)
         judged: list[tuple[Offer, Check]] = []
 
-        def collect(offer: Offer, result: CheckResult) -> None:
-            judged.append((offer, result.check))
-            if on_check is not None:
-                on_check(offer, result)
-
         async with AlertService(settings, engine) as alerts:
+
+            def collect(offer: Offer, result: CheckResult) -> None:
+                if alerts.wants(offer):
+                    judged.append((offer, result.check))
+                if on_check is not None:
+                    on_check(offer, result)
+
             async with Fetcher(settings.model.http) as fetcher:
                 summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                          previous=previous, on_check=collect)
+                                          previous=previous, on_check=collect, keep=keep)
             await writer.close()
             raised = await alerts.process_many(judged)  # after the write: history is complete
     log.info("round done: %s", summary.line())

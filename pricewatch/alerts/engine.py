@@ -79,6 +79,10 @@ class AlertEngine:
         return cls(engine, rule_book(settings), quiet_hours=settings.model.alerts.quiet_hours,
                    dispatcher=dispatcher, registry=registry)
 
+    def wants(self, offer: Offer) -> bool:
+        """Whether a rule judges this offer (its own rules, or its product's cheapest-store)."""
+        return bool(self._rules.offers.get(offer.key)) or offer.product_id in self._rules.cheapest
+
     def reconfigure(self, settings: Settings) -> None:
         """Apply a reloaded config: new rules and quiet hours; the stored states stay."""
         self._rules = rule_book(settings)
@@ -89,8 +93,7 @@ class AlertEngine:
 
     async def process_many(self, items: Sequence[tuple[Offer, Check]]) -> list[Alert]:
         """Judge checks in order (one transaction); returns the alerts stored."""
-        items = [(o, c) for o, c in items
-                 if self._rules.offers.get(o.key) or o.product_id in self._rules.cheapest]
+        items = [(o, c) for o, c in items if self.wants(o)]
         if not items:
             return []
         subjects = {o.key for o, _ in items} | {o.product_id for o, _ in items}

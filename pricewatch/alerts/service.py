@@ -44,6 +44,10 @@ class AlertService:
         if self.enabled:
             self.dispatcher.start()
 
+    def wants(self, offer: Offer) -> bool:
+        """Whether any alert rule judges this offer's checks."""
+        return self.enabled and self.engine.wants(offer)
+
     async def process(self, offer: Offer, check: Check) -> list[Alert]:
         return await self.process_many([(offer, check)])
 

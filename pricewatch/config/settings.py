@@ -29,6 +29,7 @@ class Settings:
     def __init__(self, model: SettingsModel, *, source: Path | None) -> None:
         self.model = model
         self.source = source
+        self._shared: dict[FetchOptions, FetchOptions] = {}
         self._offers = self._resolve_offers()
 
     @property
@@ -127,7 +128,7 @@ class Settings:
             return default
 
         headers = {**http.headers, **store.headers, **offer.headers}
-        return FetchOptions(
+        options = FetchOptions(
             user_agent=store.user_agent or http.user_agent,
             timeouts=Timeouts(timeout("connect"), timeout("read"), timeout("total")),
             headers=tuple(headers.items()),
@@ -140,6 +141,8 @@ class Settings:
             else store.per_host_delay,
             accept_json=offer.json_path is not None,
         )
+        # A store's offers mostly share one set of options: keep one object, not 100,000.
+        return self._shared.setdefault(options, options)
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Settings:
