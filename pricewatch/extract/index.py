@@ -13,6 +13,13 @@ from lxml import etree
 
 _SKIP = frozenset(["script", "style", "noscript", "svg", "path", "template"])
 _CART_TAGS = frozenset(["button", "input"])
+# The attributes the walk reads; an element with none of them costs one keys() call.
+_READ = frozenset(["class", "id", "itemprop", "property", "itemscope"])
+_PROPS = frozenset(["itemprop", "property", "itemscope"])
+_PRICED, _STOCK, _CONTROL = 1, 2, 4
+# Roles by raw (class, id) pair: pages repeat the same few hundred labels thousands of times.
+_ROLES: dict[tuple[str | None, str | None], int] = {}
+_MAX_ROLES = 50_000
 
 
 @dataclass(slots=True)
@@ -29,49 +36,70 @@ class PageIndex:
     order: dict[Any, int] = field(default_factory=dict)
 
 
+def _roles(cls: str | None, ident: str | None) -> int:
+    """The roles a class/id pair names, as bits (cached; the cache is bounded)."""
+    key = (cls, ident)
+    roles = _ROLES.get(key)
+    if roles is None:
+        label = f"{cls or ''} {ident or ''}".lower()
+        roles = 0
+        if "price" in label or "prc" in label:
+            roles |= _PRICED
+        if "stock" in label or "availab" in label:
+            roles |= _STOCK
+        if "cart" in label or "basket" in label or "buy" in label:
+            roles |= _CONTROL
+        if len(_ROLES) >= _MAX_ROLES:
+            _ROLES.clear()
+        _ROLES[key] = roles
+    return roles
+
+
 def build(root: Any) -> PageIndex:
     """Walk the tree once and file the interesting elements."""
     idx = PageIndex()
     order = idx.order
+    priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
     n = 0
-    # iter(Element) skips comments and processing instructions in C; one get() per attribute
-    # is cheaper than building an attrib proxy, and most elements have neither class nor id.
+    # iter(Element) skips comments and processing instructions in C. Most elements carry
+    # none of the attributes read here: one keys() call rules them out, cheaper than a get()
+    # per attribute.
     for el in root.iter(etree.Element):
         tag = el.tag
         if tag in _SKIP:
             continue
         n += 1
-        get = el.get
-        cls = get("class")
-        ident = get("id")
         hit = False
-        if cls is not None or ident is not None:
-            label = f"{cls or ''} {ident or ''}".lower()
-            if "price" in label or "prc" in label:
-                idx.priced.append(el)
-                hit = True
-            if "stock" in label or "availab" in label:
-                idx.stock.append(el)
-                hit = True
-            if "cart" in label or "basket" in label or "buy" in label:
-                idx.controls.append(el)
-                hit = True
+        keys = el.keys()
+        has_prop = False
+        if keys and not _READ.isdisjoint(keys):
+            cls = el.get("class")
+            ident = el.get("id")
+            if cls is not None or ident is not None:
+                roles = _roles(cls, ident)
+                if roles:
+                    hit = True
+                    if roles & _PRICED:
+                        priced.append(el)
+                    if roles & _STOCK:
+                        stock.append(el)
+                    if roles & _CONTROL:
+                        controls.append(el)
+            has_prop = not _PROPS.isdisjoint(keys)
         if tag in _CART_TAGS:
             if not hit:
-                idx.controls.append(el)
+                controls.append(el)
                 hit = True
         elif tag == "meta":
             idx.metas.append(el)
-            hit = get("itemprop") is not None or get("property") is not None
+            hit = has_prop and ("itemprop" in keys or "property" in keys)
         elif tag == "h1":
             idx.h1.append(el)
             hit = True
         elif tag == "title" and idx.title is None:
             idx.title = el
-        if get("itemprop") is not None or get("property") is not None or (
-            get("itemscope") is not None
-        ):
-            idx.props.append(el)
+        if has_prop:
+            props.append(el)
             hit = True
         if hit:
             order[el] = n
