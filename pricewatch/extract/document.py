@@ -120,8 +120,13 @@ _TEXTS = etree.XPath(".//text()[not(parent::script) and not(parent::style)]")
 def text_of(el: Any, limit: int = 400) -> str:
     """Visible text of an element, whitespace collapsed, without script/style content."""
     try:
-        parts = _TEXTS(el)
-    except (etree.XPathError, ValueError, TypeError):
+        # itertext() is a tenth of an XPath call; it is exact when no script/style element
+        # is in the subtree (the usual case: their contents are stripped before parsing).
+        if next(el.iter("script", "style"), None) is None:
+            parts = el.itertext()
+        else:
+            parts = _TEXTS(el)
+    except (etree.XPathError, ValueError, TypeError, AttributeError):
         return ""
     out: list[str] = []
     size = 0
