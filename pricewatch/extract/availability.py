@@ -120,7 +120,7 @@ def visible_signals(index: PageIndex) -> list[Signal]:
     for el in stock_elements:
         if _in_excluded_zone(el):
             continue
-        text = text_of(el, 120)
+        text = text_of(el, 120, plain=index.plain)
         content = el.get("content") or el.get("href") or ""
         state = schema_availability(content) if content else None
         if state is not None:
@@ -133,7 +133,8 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         elif _IN.search(text):
             signals.append(Signal(True, 0.75, f"stock label <{el.tag}> says {text[:60]!r}"))
     for el in cart_elements:
-        text = (text_of(el, 60) or el.get("value") or el.get("title") or "").strip()
+        text = text_of(el, 60, plain=index.plain) or el.get("value") or el.get("title") or ""
+        text = text.strip()
         attrs = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
         if not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)) or len(text) > 60:
             continue

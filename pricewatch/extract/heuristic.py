@@ -130,7 +130,7 @@ def has_sale_label(el: Any) -> bool:
     return bool(_SALE_LABEL.search(words(_label(el))))
 
 
-def shown_text(el: Any, limit: int = 80) -> str:
+def shown_text(el: Any, limit: int = 80, *, plain: bool = False) -> str:
     """Visible text of an element without its struck-through/list-price parts.
 
     "<span itemprop=price><s>$79.99</s> $39.99</span>" reads as "$39.99"; an element that is
@@ -151,7 +151,7 @@ def shown_text(el: Any, limit: int = 80) -> str:
 
     walk(el)
     text = " ".join(" ".join(parts).split())[: limit * 2]
-    return text if any(ch.isdigit() for ch in text) else text_of(el, limit)
+    return text if any(ch.isdigit() for ch in text) else text_of(el, limit, plain=plain)
 
 
 def _context(el: Any, keep: frozenset[Any]) -> tuple[bool, bool, str]:
@@ -213,10 +213,10 @@ def _score(
     return min(conf, 0.9), role
 
 
-def _amount_text(el: Any) -> str | None:
+def _amount_text(el: Any, plain: bool) -> str | None:
     """The element's own price text; None for containers holding several amounts."""
     content = el.get("content") or el.get("data-price") or el.get("value")
-    text = text_of(el, 80)
+    text = text_of(el, 80, plain=plain)
     if not text and content:
         text = content
     if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
@@ -249,7 +249,7 @@ def extract(doc: Document, found: Findings) -> None:
         if el in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
         seen.add(el)
-        text = _amount_text(el)
+        text = _amount_text(el, doc.index.plain)
         if text is None:
             continue
         if (

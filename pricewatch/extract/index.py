@@ -13,6 +13,7 @@ from lxml import etree
 
 _SKIP = frozenset(["script", "style", "noscript", "svg", "path", "template"])
 _CART_TAGS = frozenset(["button", "input"])
+_CODE = frozenset(["script", "style"])
 # The attributes the walk reads; an element with none of them costs one keys() call.
 _READ = frozenset(["class", "id", "itemprop", "property", "itemscope"])
 _PROPS = frozenset(["itemprop", "property", "itemscope"])
@@ -34,6 +35,9 @@ class PageIndex:
     h1: list[Any] = field(default_factory=list)
     title: Any = None
     order: dict[Any, int] = field(default_factory=dict)
+    # No script/style element holds text (their contents are stripped before parsing), so
+    # an element's itertext() is its visible text: see document.text_of.
+    plain: bool = True
 
 
 def _roles(cls: str | None, ident: str | None) -> int:
@@ -67,6 +71,8 @@ def build(root: Any) -> PageIndex:
     for el in root.iter(etree.Element):
         tag = el.tag
         if tag in _SKIP:
+            if tag in _CODE and el.text:
+                idx.plain = False
             continue
         n += 1
         hit = False

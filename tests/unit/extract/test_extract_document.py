@@ -1,0 +1,33 @@
+"""The parsed page and its index: the fast paths read the same text as the exact ones."""
+
+from __future__ import annotations
+
+from pricewatch.extract.document import Document, text_of
+from pricewatch.models import ExtractSpec
+
+AUTO = ExtractSpec()
+PAGE = (
+    "<html><head><title>Kettle</title><style>.p{color:red}</style></head><body>"
+    "<h1>Steel <b>kettle</b></h1><div class='price-box'>Now <script>var p = 1;</script>"
+    "<span class='price'>$19.99</span> <s>$29.99</s><style>.x{}</style> each</div>"
+    "</body></html>"
+)
+
+
+def test_stripped_tree_is_plain_and_itertext_matches_the_xpath() -> None:
+    """With script/style contents stripped, itertext() gives the XPath's visible text."""
+    doc = Document(PAGE, "https://x.com", AUTO)
+    assert doc.index.plain
+    for el in doc.root.iter():
+        for limit in (5, 80, 400):
+            assert text_of(el, limit, plain=True) == text_of(el, limit)
+    box = doc.index.priced[0]
+    assert text_of(box, 80, plain=True) == "Now $19.99 $29.99 each"
+
+
+def test_script_text_left_in_the_tree_turns_the_fast_path_off() -> None:
+    """An unclosed <script> keeps its text; the index says so and text_of still skips it."""
+    page = "<html><body><h1>Kettle</h1><p class='price'>$5.00<script>var x = 'secret'"
+    doc = Document(page, "https://x.com", AUTO)
+    assert not doc.index.plain
+    assert text_of(doc.index.priced[0], 80, plain=doc.index.plain) == "$5.00"
