@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pricewatch.extract.document import Document, text_of
+from pricewatch.extract.jsonld import _BLOCK, _block_bodies
 from pricewatch.models import ExtractSpec
 
 AUTO = ExtractSpec()
@@ -31,3 +35,18 @@ def test_script_text_left_in_the_tree_turns_the_fast_path_off() -> None:
     doc = Document(page, "https://x.com", AUTO)
     assert not doc.index.plain
     assert text_of(doc.index.priced[0], 80, plain=doc.index.plain) == "$5.00"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["<script", "<SCRIPT", " type=", "application/", "ld+json", "LD+JSON", "lD+JſON",
+             ">", "<", "</script>", "</script >", "{}", "'", '"', " ", "+json"]
+        ),
+        max_size=16,
+    ).map("".join)
+)
+def test_json_ld_block_finder_matches_the_plain_regex(text: str) -> None:
+    """The "+json"-anchored block finder returns exactly what the full-page regex finds."""
+    assert _block_bodies(text) == [m.group(1) for m in _BLOCK.finditer(text)]
