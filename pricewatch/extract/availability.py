@@ -136,7 +136,8 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         text = text_of(el, 60, plain=index.plain) or el.get("value") or el.get("title") or ""
         text = text.strip()
         attrs = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
-        if not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)) or len(text) > 60:
+        # The length test first: hidden inputs carry long tokens the regexes would scan.
+        if len(text) > 60 or not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)):
             continue
         if _in_excluded_zone(el):
             continue
