@@ -154,37 +154,65 @@ def shown_text(el: Any, limit: int = 80, *, plain: bool = False) -> str:
     return text if any(ch.isdigit() for ch in text) else text_of(el, limit, plain=plain)
 
 
-def _context(el: Any, keep: frozenset[Any]) -> tuple[bool, bool, str]:
-    """(struck or labelled as a list price, inside a zone to skip, labels).
+class _Zones:
+    """Whether an element's ancestors put it in a zone to skip, each ancestor judged once.
 
-    A zone that holds the product's own heading (a shop that wraps the whole item in a "cart"
-    form) is the product, not another one.
+    Candidates share most of their ancestors (the price box, the buy box, the page's
+    columns), so one page's answers are kept per ancestor. A zone that holds the product's
+    own heading (a shop that wraps the whole item in a "cart" form) is the product, not
+    another one.
     """
+
+    def __init__(self, keep: frozenset[Any]) -> None:
+        self.keep = keep
+        self.known: dict[Any, bool] = {}
+
+    def _skip(self, node: Any) -> bool:
+        if _hidden(node):
+            return True
+        label = _label(node)
+        return bool(label.strip()) and node not in self.keep and _zone(label)
+
+    def above(self, el: Any) -> bool:
+        """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
+        chain: list[Any] = []
+        node = el
+        skip = False
+        while node is not None:
+            known = self.known.get(node)
+            if known is not None:
+                skip = known
+                break
+            if node.tag in ("body", "html"):
+                break
+            chain.append(node)
+            node = node.getparent()
+        for node in reversed(chain):
+            skip = skip or self._skip(node)
+            self.known[node] = skip
+        return skip
+
+
+def _context(el: Any, zones: _Zones) -> tuple[bool, bool, str]:
+    """(struck or labelled as a list price, inside a zone to skip, labels)."""
     own = _label(el)
+    if _hidden(el) or zones.above(el.getparent()):
+        return False, True, own
     listed = is_struck(el)
-    zone = _hidden(el)
     labels = [own]
     for depth, anc in enumerate(el.iterancestors()):
-        if zone or anc.tag in ("body", "html"):
+        if depth >= 3 or anc.tag in ("body", "html"):
             break
-        label = _label(anc)
-        if _hidden(anc):
-            zone = True
-            break
-        if depth < 3:
-            labels.append(label)
-            if depth < 2 and is_struck(anc):
-                listed = True
-        if label.strip() and anc not in keep and _zone(label):
-            zone = True
-            break
-    return listed, zone, " ".join(labels)
+        labels.append(_label(anc))
+        if depth < 2 and is_struck(anc):
+            listed = True
+    return listed, False, " ".join(labels)
 
 
 def _score(
-    doc: Document, el: Any, text: str, heading: int | None, keep: frozenset[Any]
+    doc: Document, el: Any, text: str, heading: int | None, zones: _Zones
 ) -> tuple[float, str] | None:
-    listed, zone, labels = _context(el, keep)
+    listed, zone, labels = _context(el, zones)
     if zone:
         return None
     conf = 0.45
@@ -234,6 +262,7 @@ def extract(doc: Document, found: Findings) -> None:
     heading_el, _ = main_heading(doc.index)
     heading = doc.index.order.get(heading_el) if heading_el is not None else None
     keep = frozenset(heading_el.iterancestors()) if heading_el is not None else frozenset()
+    zones = _Zones(keep)
     elements = doc.index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
@@ -261,7 +290,7 @@ def extract(doc: Document, found: Findings) -> None:
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        scored = _score(doc, el, text, heading, keep)
+        scored = _score(doc, el, text, heading, zones)
         if scored is None:
             continue
         conf, role = scored
