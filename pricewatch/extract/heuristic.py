@@ -71,10 +71,8 @@ _FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹₽₩₺฿₫₪]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bRs\b|\blei\b", re.I)
 _STRUCK = frozenset(["del", "s", "strike"])
-_TEXT_XPATH = etree.XPath(
-    "//body//text()[contains(., '$') or contains(., '€') or contains(., '£')"
-    " or contains(., 'EUR') or contains(., 'USD') or contains(., '₹') or contains(., 'zł')]"
-)
+# Text that may hold a price, for pages with no element labelled as one.
+_MONEY_TEXT = re.compile(r"[$€£₹]|EUR|USD|zł")
 _MAX_CANDIDATES = 250
 
 
@@ -255,6 +253,24 @@ def _amount_text(el: Any, plain: bool) -> str | None:
     return text
 
 
+def _money_text_owners(root: Any, limit: int) -> list[Any]:
+    """The elements owning (as text or tail) the first ``limit`` text nodes inside <body>
+    that show a currency, in document order.
+
+    The XPath ``//body//text()[contains(., '$') or ...]`` says the same, at three times the
+    cost: it casts every text node to a string once per contains().
+    """
+    out: list[Any] = []
+    for body in root.iter("body"):
+        for event, el in etree.iterwalk(body, events=("start", "end")):
+            text = el.text if event == "start" else el.tail if el is not body else None
+            if text and _MONEY_TEXT.search(text):
+                out.append(el)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     if doc.root is None:
@@ -266,11 +282,7 @@ def extract(doc: Document, found: Findings) -> None:
     elements = doc.index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
-        try:
-            nodes = _TEXT_XPATH(doc.root)[:_MAX_CANDIDATES]
-        except (etree.XPathError, ValueError):
-            nodes = []
-        elements = [n.getparent() for n in nodes if n.getparent() is not None]
+        elements = _money_text_owners(doc.root, _MAX_CANDIDATES)
         source = "text"
     seen: set[Any] = set()
     priced = set(elements)
