@@ -125,6 +125,9 @@ def text_of(el: Any, limit: int = 400, *, plain: bool = False) -> str:
     collects the whole subtree before the size limit applies.
     """
     try:
+        if plain and not len(el):
+            text = el.text
+            return " ".join(text.split())[: limit * 2] if text else ""
         parts = el.itertext() if plain else _TEXTS(el)
     except (etree.XPathError, ValueError, TypeError, AttributeError):
         return ""
