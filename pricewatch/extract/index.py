@@ -14,8 +14,6 @@ from lxml import etree
 _SKIP = frozenset(["script", "style", "noscript", "svg", "path", "template"])
 _CART_TAGS = frozenset(["button", "input"])
 _CODE = frozenset(["script", "style"])
-# The attributes the walk reads; an element with none of them costs one keys() call.
-_READ = frozenset(["class", "id", "itemprop", "property", "itemscope"])
 _PROPS = frozenset(["itemprop", "property", "itemscope"])
 _PRICED, _STOCK, _CONTROL = 1, 2, 4
 # Roles by raw (class, id) pair: pages repeat the same few hundred labels thousands of times.
@@ -64,10 +62,11 @@ def build(root: Any) -> PageIndex:
     idx = PageIndex()
     order = idx.order
     priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
+    cache = _ROLES
     n = 0
-    # iter(Element) skips comments and processing instructions in C. Most elements carry
-    # none of the attributes read here: one keys() call rules them out, cheaper than a get()
-    # per attribute.
+    # iter(Element) skips comments and processing instructions in C. One keys() call says
+    # which attributes are there: most elements have no class or id, and a get() per
+    # attribute costs as much as keys().
     for el in root.iter(etree.Element):
         tag = el.tag
         if tag in _SKIP:
@@ -76,13 +75,15 @@ def build(root: Any) -> PageIndex:
             continue
         n += 1
         hit = False
-        keys = el.keys()
         has_prop = False
-        if keys and not _READ.isdisjoint(keys):
-            cls = el.get("class")
-            ident = el.get("id")
+        keys = el.keys()
+        if keys:
+            cls = el.get("class") if "class" in keys else None
+            ident = el.get("id") if "id" in keys else None
             if cls is not None or ident is not None:
-                roles = _roles(cls, ident)
+                roles = cache.get((cls, ident))
+                if roles is None:
+                    roles = _roles(cls, ident)
                 if roles:
                     hit = True
                     if roles & _PRICED:
