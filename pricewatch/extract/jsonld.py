@@ -25,6 +25,12 @@ _BLOCK = re.compile(
     r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>(.*?)</script\s*>",
     re.IGNORECASE | re.DOTALL,
 )
+# _BLOCK in two steps: its lazy ".*?" walks a 50 KB block one character at a time, while a
+# search for the closing tag skips to each "</".
+_OPENING = re.compile(
+    r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>", re.IGNORECASE
+)
+_CLOSING = re.compile(r"</script\s*>", re.IGNORECASE)
 _PLUS_JSON = re.compile(r"\+json", re.IGNORECASE)
 _LD = re.compile(r"ld", re.IGNORECASE)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -50,7 +56,8 @@ def _block_bodies(text: str) -> list[str]:
 
     The case-insensitive pattern is tried at every "<" of a 400 KB page. Instead find each
     "ld+json" (by its rare "+") and try the pattern only at the "<"s of the tag around it:
-    a match's opening tag holds no ">" between its "<script" and its "ld+json".
+    a match's opening tag holds no ">" between its "<script" and its "ld+json". The opening
+    tag ends at its first ">", so the body runs from there to the first closing tag.
     """
     out: list[str] = []
     end = 0
@@ -60,10 +67,11 @@ def _block_bodies(text: str) -> list[str]:
             continue
         lt = text.find("<", max(text.rfind(">", 0, ld) + 1, end), ld)
         while lt >= 0:
-            match = _BLOCK.match(text, lt)
-            if match is not None:
-                out.append(match.group(1))
-                end = match.end()
+            opening = _OPENING.match(text, lt)
+            closing = _CLOSING.search(text, opening.end()) if opening is not None else None
+            if opening is not None and closing is not None:
+                out.append(text[opening.end() : closing.start()])
+                end = closing.end()
                 break
             lt = text.find("<", lt + 1, ld)
     return out
