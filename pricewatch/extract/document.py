@@ -29,7 +29,8 @@ _utf8_parser = etree.HTMLParser(
 )
 
 
-_HEAVY = re.compile(r"<(script|style|svg)\b", re.IGNORECASE)
+# The opening tag up to its first ">": no ">" after a "<script" means none after a later one.
+_HEAVY = re.compile(r"<(script|style|svg)\b[^>]*>", re.IGNORECASE)
 
 
 def strip_heavy(text: str) -> str:
@@ -40,20 +41,21 @@ def strip_heavy(text: str) -> str:
     """
     out: list[str] = []
     pos = 0
+    search = _HEAVY.search
+    find = text.find
     while True:
-        match = _HEAVY.search(text, pos)
+        match = search(text, pos)
         if match is None:
             break
-        gt = text.find(">", match.end())
-        if gt < 0:
-            break
+        gt = match.end()
         name = match.group(1)
-        end = text.find(f"</{name}", gt)
+        end = find("</" + name, gt)
         if end < 0:
-            end = text.find(f"</{name.lower()}", gt)
+            lower = name.lower()
+            end = find("</" + lower, gt) if lower != name else -1
             if end < 0:
                 break
-        out.append(text[pos : gt + 1])
+        out.append(text[pos:gt])
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -61,7 +63,7 @@ def strip_heavy(text: str) -> str:
 
 def parse_tree(text: str) -> Any | None:
     """The lxml root element of an HTML text, or None when nothing could be parsed."""
-    if not text or not text.strip():
+    if not text or text.isspace():
         return None
     cleaned = _XML_DECL.sub("", text, count=1)
     try:
