@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
-from pricewatch.extract.document import Document, text_of
+from pricewatch.extract.document import Document, parse_tree, text_of
+from pricewatch.extract.heuristic import _money_text_owners
 from pricewatch.extract.jsonld import _BLOCK, _block_bodies
 from pricewatch.models import ExtractSpec
 
@@ -50,3 +52,29 @@ def test_script_text_left_in_the_tree_turns_the_fast_path_off() -> None:
 def test_json_ld_block_finder_matches_the_plain_regex(text: str) -> None:
     """The "+json"-anchored block finder returns exactly what the full-page regex finds."""
     assert _block_bodies(text) == [m.group(1) for m in _BLOCK.finditer(text)]
+
+
+_MONEY_XPATH = etree.XPath(
+    "//body//text()[contains(., '$') or contains(., '€') or contains(., '£')"
+    " or contains(., 'EUR') or contains(., 'USD') or contains(., '₹') or contains(., 'zł')]"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["<html>", "<body>", "</body>", "<div>", "</div>", "<b>", "</b>", "<br>", "<p>",
+             "$5", "EUR", "€", "zł", "x", "<title>$</title>", "<script>$1</script>"]
+        ),
+        max_size=16,
+    ).map("".join),
+    st.sampled_from([2, 250]),
+)
+def test_money_text_walk_matches_the_xpath(page: str, limit: int) -> None:
+    """The text fallback's walk finds the owners the XPath's text nodes report, in order."""
+    root = parse_tree(page)
+    if root is None:
+        return
+    expected = [n.getparent() for n in _MONEY_XPATH(root)[:limit]]
+    assert _money_text_owners(root, limit) == expected
