@@ -18,7 +18,7 @@ _PROPS = frozenset(["itemprop", "property", "itemscope"])
 _PRICED, _STOCK, _CONTROL = 1, 2, 4
 # Roles by raw (class, id) pair: pages repeat the same few hundred labels thousands of times.
 _ROLES: dict[tuple[str | None, str | None], int] = {}
-_MAX_ROLES = 50_000
+_MAX_ROLES = 10_000
 
 
 @dataclass(slots=True)
