@@ -129,6 +129,10 @@ def _in_excluded_zone(el: Any, known: dict[Any, bool]) -> bool:
     return excluded
 
 
+def _attrs(el: Any) -> str:
+    return f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
+
+
 def visible_signals(index: PageIndex) -> list[Signal]:
     """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
     signals: list[Signal] = []
@@ -154,9 +158,8 @@ def visible_signals(index: PageIndex) -> list[Signal]:
     for el in cart_elements:
         text = text_of(el, 60, plain=index.plain) or el.get("value") or el.get("title") or ""
         text = text.strip()
-        attrs = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
         # The length test first: hidden inputs carry long tokens the regexes would scan.
-        if len(text) > 60 or not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)):
+        if len(text) > 60 or not (_CART_TEXT.search(text) or _CART_ATTR.search(_attrs(el))):
             continue
         if _in_excluded_zone(el, known):
             continue
