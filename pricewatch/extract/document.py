@@ -125,8 +125,8 @@ def text_of(el: Any, limit: int = 400, *, plain: bool = False) -> str:
     """Visible text of an element, whitespace collapsed, without script/style content.
 
     ``plain`` says no script/style element of the tree holds text (``PageIndex.plain``):
-    then the lazy itertext() is the same text at half the cost of the XPath, which also
-    collects the whole subtree before the size limit applies.
+    then the lazy itertext() is the same text at a third of the cost of the XPath, which
+    also collects the whole subtree before the size limit applies.
     """
     try:
         if plain and not len(el):

@@ -21,6 +21,7 @@ from pricewatch.extract.candidates import Candidate, Findings, Signal
 from pricewatch.extract.document import Document
 from pricewatch.extract.money import parse_machine, to_iso
 
+# What a JSON-LD block is; _block_bodies finds the same matches faster (tests hold it to this).
 _BLOCK = re.compile(
     r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>(.*?)</script\s*>",
     re.IGNORECASE | re.DOTALL,
