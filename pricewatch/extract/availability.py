@@ -83,11 +83,14 @@ _CART_TEXT = re.compile(
 _CART_ATTR = re.compile(r"add[-_ ]?to[-_ ]?(?:cart|basket|bag)|buy[-_ ]?now|addtocart", re.I)
 
 
+_DISABLED_CLASS = re.compile(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock")
+
+
 def _disabled(el: Any) -> bool:
     if el.get("disabled") is not None or el.get("aria-disabled") == "true":
         return True
     cls = (el.get("class") or "").lower()
-    return bool(re.search(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock", cls))
+    return bool(_DISABLED_CLASS.search(cls))
 
 
 _ZONE = re.compile(
@@ -99,16 +102,35 @@ _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hi
 _OTHER_SUBJECT = re.compile(r"image|photo|bild|imagen|immagine|colou?r|video|zoom", re.I)
 
 
-def _in_excluded_zone(el: Any) -> bool:
+def _excluded_here(node: Any) -> bool:
+    if node.get("hidden") is not None or _HIDDEN_STYLE.search(node.get("style") or ""):
+        return True
+    label = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+    return bool(label.strip() and _ZONE.search(label))
+
+
+def _in_excluded_zone(el: Any, known: dict[Any, bool]) -> bool:
     """Hidden templates and related-product carousels carry their own stock labels and cart
-    buttons, which say nothing about the product itself."""
-    for node in (el, *el.iterancestors()):
-        if node.get("hidden") is not None or _HIDDEN_STYLE.search(node.get("style") or ""):
-            return True
-        label = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
-        if label.strip() and _ZONE.search(label):
-            return True
-    return False
+    buttons, which say nothing about the product itself. ``known`` keeps each ancestor's
+    answer for the page's other labels and buttons."""
+    chain: list[Any] = []
+    node = el
+    excluded = False
+    while node is not None:
+        seen = known.get(node)
+        if seen is not None:
+            excluded = seen
+            break
+        chain.append(node)
+        node = node.getparent()
+    for node in reversed(chain):
+        excluded = excluded or _excluded_here(node)
+        known[node] = excluded
+    return excluded
+
+
+def _attrs(el: Any) -> str:
+    return f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
 
 
 def visible_signals(index: PageIndex) -> list[Signal]:
@@ -117,10 +139,11 @@ def visible_signals(index: PageIndex) -> list[Signal]:
     stock_elements = [el for el in index.stock if el.tag not in ("body", "html", "main")][:30]
     stock_elements += [el for el in index.props if el.get("itemprop") == "availability"][:5]
     cart_elements = index.controls[:200]
+    known: dict[Any, bool] = {}
     for el in stock_elements:
-        if _in_excluded_zone(el):
+        if _in_excluded_zone(el, known):
             continue
-        text = text_of(el, 120)
+        text = text_of(el, 120, plain=index.plain)
         content = el.get("content") or el.get("href") or ""
         state = schema_availability(content) if content else None
         if state is not None:
@@ -133,11 +156,12 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         elif _IN.search(text):
             signals.append(Signal(True, 0.75, f"stock label <{el.tag}> says {text[:60]!r}"))
     for el in cart_elements:
-        text = (text_of(el, 60) or el.get("value") or el.get("title") or "").strip()
-        attrs = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
-        if not (_CART_TEXT.search(text) or _CART_ATTR.search(attrs)) or len(text) > 60:
+        text = text_of(el, 60, plain=index.plain) or el.get("value") or el.get("title") or ""
+        text = text.strip()
+        # The length test first: hidden inputs carry long tokens the regexes would scan.
+        if len(text) > 60 or not (_CART_TEXT.search(text) or _CART_ATTR.search(_attrs(el))):
             continue
-        if _in_excluded_zone(el):
+        if _in_excluded_zone(el, known):
             continue
         if _disabled(el) or _OUT.search(text):
             signals.append(Signal(False, 0.6, f"disabled buy control <{el.tag}> {text[:40]!r}"))

@@ -29,7 +29,8 @@ _utf8_parser = etree.HTMLParser(
 )
 
 
-_HEAVY = re.compile(r"<(script|style|svg)\b", re.IGNORECASE)
+# The opening tag up to its first ">": no ">" after a "<script" means none after a later one.
+_HEAVY = re.compile(r"<(script|style|svg)\b[^>]*>", re.IGNORECASE)
 
 
 def strip_heavy(text: str) -> str:
@@ -40,20 +41,21 @@ def strip_heavy(text: str) -> str:
     """
     out: list[str] = []
     pos = 0
+    search = _HEAVY.search
+    find = text.find
     while True:
-        match = _HEAVY.search(text, pos)
+        match = search(text, pos)
         if match is None:
             break
-        gt = text.find(">", match.end())
-        if gt < 0:
-            break
+        gt = match.end()
         name = match.group(1)
-        end = text.find(f"</{name}", gt)
+        end = find("</" + name, gt)
         if end < 0:
-            end = text.find(f"</{name.lower()}", gt)
+            lower = name.lower()
+            end = find("</" + lower, gt) if lower != name else -1
             if end < 0:
                 break
-        out.append(text[pos : gt + 1])
+        out.append(text[pos:gt])
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -61,13 +63,15 @@ def strip_heavy(text: str) -> str:
 
 def parse_tree(text: str) -> Any | None:
     """The lxml root element of an HTML text, or None when nothing could be parsed."""
-    if not text or not text.strip():
+    if not text or text.isspace():
         return None
     cleaned = _XML_DECL.sub("", text, count=1)
-    if _CONTROL.search(cleaned, 0, 4096) or "\x00" in cleaned:
-        cleaned = _CONTROL.sub(" ", cleaned)
     try:
-        root = etree.fromstring(cleaned.encode("utf-8", "surrogatepass"), parser=_utf8_parser)
+        data = cleaned.encode("utf-8", "surrogatepass")
+        # NUL is searched in the bytes (a memchr); in a two-byte str it is a slow scan.
+        if _CONTROL.search(cleaned, 0, 4096) or b"\x00" in data:
+            data = _CONTROL.sub(" ", cleaned).encode("utf-8", "surrogatepass")
+        root = etree.fromstring(data, parser=_utf8_parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError, UnicodeError):
         return None
     return root
@@ -117,11 +121,19 @@ class Document:
 _TEXTS = etree.XPath(".//text()[not(parent::script) and not(parent::style)]")
 
 
-def text_of(el: Any, limit: int = 400) -> str:
-    """Visible text of an element, whitespace collapsed, without script/style content."""
+def text_of(el: Any, limit: int = 400, *, plain: bool = False) -> str:
+    """Visible text of an element, whitespace collapsed, without script/style content.
+
+    ``plain`` says no script/style element of the tree holds text (``PageIndex.plain``):
+    then the lazy itertext() is the same text at a third of the cost of the XPath, which
+    also collects the whole subtree before the size limit applies.
+    """
     try:
-        parts = _TEXTS(el)
-    except (etree.XPathError, ValueError, TypeError):
+        if plain and not len(el):
+            text = el.text
+            return " ".join(text.split())[: limit * 2] if text else ""
+        parts = el.itertext() if plain else _TEXTS(el)
+    except (etree.XPathError, ValueError, TypeError, AttributeError):
         return ""
     out: list[str] = []
     size = 0

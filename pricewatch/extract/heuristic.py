@@ -71,10 +71,8 @@ _FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹₽₩₺฿₫₪]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bRs\b|\blei\b", re.I)
 _STRUCK = frozenset(["del", "s", "strike"])
-_TEXT_XPATH = etree.XPath(
-    "//body//text()[contains(., '$') or contains(., '€') or contains(., '£')"
-    " or contains(., 'EUR') or contains(., 'USD') or contains(., '₹') or contains(., 'zł')]"
-)
+# Text that may hold a price, for pages with no element labelled as one.
+_MONEY_TEXT = re.compile(r"[$€£₹]|EUR|USD|zł")
 _MAX_CANDIDATES = 250
 
 
@@ -130,7 +128,7 @@ def has_sale_label(el: Any) -> bool:
     return bool(_SALE_LABEL.search(words(_label(el))))
 
 
-def shown_text(el: Any, limit: int = 80) -> str:
+def shown_text(el: Any, limit: int = 80, *, plain: bool = False) -> str:
     """Visible text of an element without its struck-through/list-price parts.
 
     "<span itemprop=price><s>$79.99</s> $39.99</span>" reads as "$39.99"; an element that is
@@ -151,40 +149,68 @@ def shown_text(el: Any, limit: int = 80) -> str:
 
     walk(el)
     text = " ".join(" ".join(parts).split())[: limit * 2]
-    return text if any(ch.isdigit() for ch in text) else text_of(el, limit)
+    return text if any(ch.isdigit() for ch in text) else text_of(el, limit, plain=plain)
 
 
-def _context(el: Any, keep: frozenset[Any]) -> tuple[bool, bool, str]:
-    """(struck or labelled as a list price, inside a zone to skip, labels).
+class _Zones:
+    """Whether an element's ancestors put it in a zone to skip, each ancestor judged once.
 
-    A zone that holds the product's own heading (a shop that wraps the whole item in a "cart"
-    form) is the product, not another one.
+    Candidates share most of their ancestors (the price box, the buy box, the page's
+    columns), so one page's answers are kept per ancestor. A zone that holds the product's
+    own heading (a shop that wraps the whole item in a "cart" form) is the product, not
+    another one.
     """
+
+    def __init__(self, keep: frozenset[Any]) -> None:
+        self.keep = keep
+        self.known: dict[Any, bool] = {}
+
+    def _skip(self, node: Any) -> bool:
+        if _hidden(node):
+            return True
+        label = _label(node)
+        return bool(label.strip()) and node not in self.keep and _zone(label)
+
+    def above(self, el: Any) -> bool:
+        """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
+        chain: list[Any] = []
+        node = el
+        skip = False
+        while node is not None:
+            known = self.known.get(node)
+            if known is not None:
+                skip = known
+                break
+            if node.tag in ("body", "html"):
+                break
+            chain.append(node)
+            node = node.getparent()
+        for node in reversed(chain):
+            skip = skip or self._skip(node)
+            self.known[node] = skip
+        return skip
+
+
+def _context(el: Any, zones: _Zones) -> tuple[bool, bool, str]:
+    """(struck or labelled as a list price, inside a zone to skip, labels)."""
     own = _label(el)
+    if _hidden(el) or zones.above(el.getparent()):
+        return False, True, own
     listed = is_struck(el)
-    zone = _hidden(el)
     labels = [own]
     for depth, anc in enumerate(el.iterancestors()):
-        if zone or anc.tag in ("body", "html"):
+        if depth >= 3 or anc.tag in ("body", "html"):
             break
-        label = _label(anc)
-        if _hidden(anc):
-            zone = True
-            break
-        if depth < 3:
-            labels.append(label)
-            if depth < 2 and is_struck(anc):
-                listed = True
-        if label.strip() and anc not in keep and _zone(label):
-            zone = True
-            break
-    return listed, zone, " ".join(labels)
+        labels.append(_label(anc))
+        if depth < 2 and is_struck(anc):
+            listed = True
+    return listed, False, " ".join(labels)
 
 
 def _score(
-    doc: Document, el: Any, text: str, heading: int | None, keep: frozenset[Any]
+    doc: Document, el: Any, text: str, heading: int | None, zones: _Zones
 ) -> tuple[float, str] | None:
-    listed, zone, labels = _context(el, keep)
+    listed, zone, labels = _context(el, zones)
     if zone:
         return None
     conf = 0.45
@@ -213,10 +239,10 @@ def _score(
     return min(conf, 0.9), role
 
 
-def _amount_text(el: Any) -> str | None:
+def _amount_text(el: Any, plain: bool) -> str | None:
     """The element's own price text; None for containers holding several amounts."""
     content = el.get("content") or el.get("data-price") or el.get("value")
-    text = text_of(el, 80)
+    text = text_of(el, 80, plain=plain)
     if not text and content:
         text = content
     if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
@@ -227,6 +253,24 @@ def _amount_text(el: Any) -> str | None:
     return text
 
 
+def _money_text_owners(root: Any, limit: int) -> list[Any]:
+    """The elements owning (as text or tail) the first ``limit`` text nodes inside <body>
+    that show a currency, in document order.
+
+    The XPath ``//body//text()[contains(., '$') or ...]`` says the same, at three times the
+    cost: it casts every text node to a string once per contains().
+    """
+    out: list[Any] = []
+    for body in root.iter("body"):
+        for event, el in etree.iterwalk(body, events=("start", "end")):
+            text = el.text if event == "start" else el.tail if el is not body else None
+            if text and _MONEY_TEXT.search(text):
+                out.append(el)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     if doc.root is None:
@@ -234,14 +278,11 @@ def extract(doc: Document, found: Findings) -> None:
     heading_el, _ = main_heading(doc.index)
     heading = doc.index.order.get(heading_el) if heading_el is not None else None
     keep = frozenset(heading_el.iterancestors()) if heading_el is not None else frozenset()
+    zones = _Zones(keep)
     elements = doc.index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
-        try:
-            nodes = _TEXT_XPATH(doc.root)[:_MAX_CANDIDATES]
-        except (etree.XPathError, ValueError):
-            nodes = []
-        elements = [n.getparent() for n in nodes if n.getparent() is not None]
+        elements = _money_text_owners(doc.root, _MAX_CANDIDATES)
         source = "text"
     seen: set[Any] = set()
     priced = set(elements)
@@ -249,7 +290,7 @@ def extract(doc: Document, found: Findings) -> None:
         if el in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
         seen.add(el)
-        text = _amount_text(el)
+        text = _amount_text(el, doc.index.plain)
         if text is None:
             continue
         if (
@@ -261,7 +302,7 @@ def extract(doc: Document, found: Findings) -> None:
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        scored = _score(doc, el, text, heading, keep)
+        scored = _score(doc, el, text, heading, zones)
         if scored is None:
             continue
         conf, role = scored

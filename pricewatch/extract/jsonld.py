@@ -21,10 +21,19 @@ from pricewatch.extract.candidates import Candidate, Findings, Signal
 from pricewatch.extract.document import Document
 from pricewatch.extract.money import parse_machine, to_iso
 
+# What a JSON-LD block is; _block_bodies finds the same matches faster (tests hold it to this).
 _BLOCK = re.compile(
     r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>(.*?)</script\s*>",
     re.IGNORECASE | re.DOTALL,
 )
+# _BLOCK in two steps: its lazy ".*?" walks a 50 KB block one character at a time, while a
+# search for the closing tag skips to each "</".
+_OPENING = re.compile(
+    r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"']?[^>]*>", re.IGNORECASE
+)
+_CLOSING = re.compile(r"</script\s*>", re.IGNORECASE)
+_PLUS_JSON = re.compile(r"\+json", re.IGNORECASE)
+_LD = re.compile(r"ld", re.IGNORECASE)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _PRODUCT_TYPES = frozenset(
     [
@@ -43,13 +52,40 @@ _LIST_PRICE = re.compile(r"list|strikethrough|msrp|srp|regular|original", re.IGN
 _MAX_NODES = 5000
 
 
+def _block_bodies(text: str) -> list[str]:
+    """The bodies ``_BLOCK.finditer(text)`` finds, for a fraction of its cost.
+
+    The case-insensitive pattern is tried at every "<" of a 400 KB page. Instead find each
+    "ld+json" (by its rare "+") and try the pattern only at the "<"s of the tag around it:
+    a match's opening tag holds no ">" between its "<script" and its "ld+json". The opening
+    tag ends at its first ">", so the body runs from there to the first closing tag.
+    """
+    out: list[str] = []
+    end = 0
+    for plus in _PLUS_JSON.finditer(text):
+        ld = plus.start() - 2
+        if ld < end or not _LD.match(text, ld):
+            continue
+        lt = text.find("<", max(text.rfind(">", 0, ld) + 1, end), ld)
+        while lt >= 0:
+            opening = _OPENING.match(text, lt)
+            closing = _CLOSING.search(text, opening.end()) if opening is not None else None
+            if opening is not None and closing is not None:
+                out.append(text[opening.end() : closing.start()])
+                end = closing.end()
+                break
+            lt = text.find("<", lt + 1, ld)
+    return out
+
+
 def blocks(text: str) -> list[Any]:
     """The parsed JSON-LD blocks of a page (unparseable ones are skipped)."""
-    if "ld+json" not in text and "LD+JSON" not in text:
+    bodies = _block_bodies(text)
+    if not bodies or ("ld+json" not in text and "LD+JSON" not in text):
         return []
     out: list[Any] = []
-    for match in _BLOCK.finditer(text):
-        raw = match.group(1).strip()
+    for body in bodies:
+        raw = body.strip()
         if not raw:
             continue
         data = _loads(raw)

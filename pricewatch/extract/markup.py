@@ -30,14 +30,15 @@ def _scope(el: Any) -> Any:
     return el.getroottree().getroot()
 
 
-def _scoped(props: list[Any], scope: Any, name: str) -> str | None:
+def _scoped(props: list[Any], scope: Any, name: str, plain: bool) -> str | None:
     """The value of the first itemprop/property ``name`` that belongs to ``scope``."""
     for hit in props:
         if hit.get("itemprop") != name and hit.get("property") not in (name, f"schema:{name}"):
             continue
         if _scope(hit) is not scope:
             continue
-        value = hit.get("content") or hit.get("href") or hit.get("value") or text_of(hit, 80)
+        value = hit.get("content") or hit.get("href") or hit.get("value")
+        value = value or text_of(hit, 80, plain=plain)
         if value:
             return str(value).strip()
     return None
@@ -53,6 +54,7 @@ def _in_product_scope(el: Any) -> bool:
 
 def _microdata(doc: Document, found: Findings) -> None:
     props = doc.index.props
+    plain = doc.index.plain
     elements = [
         el
         for el in props
@@ -75,20 +77,20 @@ def _microdata(doc: Document, found: Findings) -> None:
         prop = (el.get("itemprop") or el.get("property") or "").lower()
         kind = "RDFa" if el.get("property") else "microdata"
         scope = _scope(el)
-        cur_text = _scoped(props, scope, "priceCurrency")
+        cur_text = _scoped(props, scope, "priceCurrency", plain)
         currency = to_iso(cur_text, doc.hints.currency) if cur_text else None
         raw = el.get("content")
         if raw is not None:
             amount = parse_machine(raw, doc.hints, currency)
             shown = f"content={raw!r}"
         else:
-            raw = shown_text(el, 80)
+            raw = shown_text(el, 80, plain=plain)
             amount, text_currency = parse_with_hints(raw, doc.hints, currency_hint=currency)
             currency = currency or text_currency
             shown = repr(raw[:60])
         if amount is None:
             continue
-        avail = schema_availability(_scoped(props, scope, "availability"))
+        avail = schema_availability(_scoped(props, scope, "availability", plain))
         conf = 0.85 if not seen_price else 0.6
         if not _in_product_scope(el):
             conf -= 0.15

@@ -136,6 +136,13 @@ def _decimal_separator(amount_text: str, hints: Hints, currency: str | None) -> 
     return other  # price-parser's own reading: three digits after one separator are thousands
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str, currency_hint: str | None, decimal_separator: str | None) -> Price:
+    """price-parser's reading, cached: a page repeats its price texts (wrapper and inner
+    element, sticky bar and buy box). Callers only read the result."""
+    return Price.fromstring(text, currency_hint=currency_hint, decimal_separator=decimal_separator)
+
+
 def parse_with_hints(
     text: str,
     hints: Hints,
@@ -147,7 +154,7 @@ def parse_with_hints(
     if not text or len(text) > 400:
         return None, to_iso(currency_hint, hints.currency) if currency_hint else None
     hint = currency_hint or hints.currency
-    first = Price.fromstring(text, currency_hint=hint, decimal_separator=decimal_separator)
+    first = _parsed(text, hint, decimal_separator)
     currency = to_iso(first.currency, hints.currency if currency_hint is None else currency_hint)
     if currency is None and currency_hint:
         currency = to_iso(currency_hint, hints.currency)
@@ -157,7 +164,7 @@ def parse_with_hints(
     if decimal_separator is None:
         sep = _decimal_separator(first.amount_text, hints, currency)
         if sep is not None:
-            amount = Price.fromstring(text, currency_hint=hint, decimal_separator=sep).amount
+            amount = _parsed(text, hint, sep).amount
     if amount is None or amount <= 0:
         return None, currency
     return amount, currency

@@ -20,6 +20,10 @@ def _clean(value: str | None) -> str | None:
     return text[:_MAX] if text else None
 
 
+def _text(index: PageIndex, el: Any) -> str:
+    return text_of(el, _MAX, plain=index.plain)
+
+
 def _og_title(index: PageIndex) -> str | None:
     for meta in index.metas:
         if (meta.get("property") or meta.get("name")) == "og:title" and _clean(meta.get("content")):
@@ -35,14 +39,12 @@ def main_heading(index: PageIndex) -> tuple[Any | None, bool]:
     """
     if not index.h1:
         return None, False
-    reference = " ".join(
-        t for t in (_og_title(index), text_of(index.title, _MAX) if index.title is not None else "")
-        if t
-    )
+    page_title = _text(index, index.title) if index.title is not None else ""
+    reference = " ".join(t for t in (_og_title(index), page_title) if t)
     known = set(_WORD.findall(reference.lower()))
     best, best_score = index.h1[0], (0.0, 0)
     for heading in index.h1[:_MAX_HEADINGS]:
-        seen = set(_WORD.findall(text_of(heading, _MAX).lower()))
+        seen = set(_WORD.findall(_text(index, heading).lower()))
         if not seen:
             continue
         shared = len(seen & known)
@@ -60,7 +62,7 @@ def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str |
     # Pages with many <h1> use them for layout; one to three is a product heading, and so is
     # one the page title repeats.
     if heading is not None and (vouched or len(index.h1) <= 3):
-        title = _clean(text_of(heading, _MAX))
+        title = _clean(_text(index, heading))
         if title and len(title) >= 3:
             return title
     og = _og_title(index)
@@ -69,5 +71,5 @@ def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str |
     if jsonld_name:
         return _clean(jsonld_name)
     if index.title is not None:
-        return _clean(text_of(index.title, _MAX))
+        return _clean(_text(index, index.title))
     return None
