@@ -86,16 +86,26 @@ class Document:
     spec: ExtractSpec
     _root: Any = field(default=None, repr=False)
     _parsed: bool = False
+    _stripped: str = field(default="", repr=False)
 
     @property
     def root(self) -> Any | None:
-        """The page's lxml tree, built on first use (JSON-LD may answer without it)."""
+        """The page's lxml tree without script/style bodies (often half a page's bytes),
+        built on first use (JSON-LD may answer without it)."""
         if not self._parsed:
             self._parsed = True
-            # Explicit rules may target script contents, so they get the whole page.
-            explicit = self.spec.selector or self.spec.xpath
-            self._root = parse_tree(self.text if explicit else strip_heavy(self.text))
+            self._stripped = strip_heavy(self.text)
+            self._root = parse_tree(self._stripped)
         return self._root
+
+    @cached_property
+    def full_root(self) -> Any | None:
+        """The tree of the whole page, scripts included, for an explicit rule that found
+        nothing in ``root`` (a selector may target a script's contents). Parsed only then."""
+        root = self.root
+        if self._stripped == self.text:
+            return root
+        return parse_tree(self.text)
 
     @cached_property
     def index(self) -> PageIndex:

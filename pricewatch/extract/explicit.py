@@ -108,6 +108,8 @@ def _values(doc: Document, matches: list[Any]) -> list[tuple[str, str]]:
             value = m.get(attr) if hasattr(m, "get") else None
             if value is not None:
                 out.append((value, f"<{m.tag}> @{attr}"))
+        elif m.tag in ("script", "style"):  # visible-text rules skip these; a rule aims here
+            out.append((m.text or "", f"<{m.tag}{_label(m)}>"))
         elif isinstance(getattr(m, "tag", None), str):
             out.append((text_of(m), f"<{m.tag}{_label(m)}>"))
     return out
@@ -125,23 +127,36 @@ def run(doc: Document) -> Candidate | str:
     spec = doc.spec
     if spec.json_path:
         return _json_rule(doc)
+    if not (spec.selector or spec.xpath):  # a bare regex reads the raw page
+        return _price_from(doc, [(doc.text, "page text")])
+    found = _tree_rule(doc, doc.root)
+    if isinstance(found, str) and doc.full_root is not doc.root:
+        # Nothing in the tree without scripts: the rule may target a script's contents.
+        found = _tree_rule(doc, doc.full_root)
+    return found
+
+
+def _tree_rule(doc: Document, root: Any | None) -> Candidate | str:
+    spec = doc.spec
     rule = describe(doc)
-    if spec.selector or spec.xpath:
-        compiled = compile_css(spec.selector) if spec.selector else compile_xpath(spec.xpath or "")
-        root = doc.root
-        if root is None:
-            return f"{rule}: the page could not be parsed as HTML"
-        try:
-            result = compiled(root)
-        except (etree.XPathError, ValueError) as exc:
-            return f"{rule} failed: {exc}"
-        matches = result if isinstance(result, list) else [result]
-        values = _values(doc, matches)
-        if not values:
-            suffix = f" with attribute {spec.attribute!r}" if spec.attribute and matches else ""
-            return f"{rule} matched nothing{suffix}"
-    else:  # a bare regex reads the raw page (prices inside scripts, plain-text bodies)
-        values = [(doc.text, "page text")]
+    compiled = compile_css(spec.selector) if spec.selector else compile_xpath(spec.xpath or "")
+    if root is None:
+        return f"{rule}: the page could not be parsed as HTML"
+    try:
+        result = compiled(root)
+    except (etree.XPathError, ValueError) as exc:
+        return f"{rule} failed: {exc}"
+    matches = result if isinstance(result, list) else [result]
+    values = _values(doc, matches)
+    if not values:
+        suffix = f" with attribute {spec.attribute!r}" if spec.attribute and matches else ""
+        return f"{rule} matched nothing{suffix}"
+    return _price_from(doc, values)
+
+
+def _price_from(doc: Document, values: list[tuple[str, str]]) -> Candidate | str:
+    spec = doc.spec
+    rule = describe(doc)
     for value, where in values:
         part = _apply_regex(value, spec.regex)
         if part is None:

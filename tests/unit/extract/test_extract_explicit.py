@@ -126,3 +126,17 @@ def test_explicit_rule_reports_availability() -> None:
         extract(sold_out, url="https://x.com", spec=ExtractSpec(selector=".price")).in_stock
         is False
     )
+
+
+def test_selector_into_a_script_still_works() -> None:
+    """Explicit rules first look at the page without script bodies (cheaper to parse), and
+    fall back to the whole page when that finds nothing, so a selector into a script works."""
+    page = ('<html><body><h1>Kettle</h1><script id="data" type="text/x-price">'
+            '{"amount": "49.90"}</script><p class="price">call us</p></body></html>')
+    r = extract(page, url="https://shop.example/p",
+                spec=ExtractSpec(selector="script#data", regex=r'"amount": "([\d.]+)"',
+                                 currency="EUR"))
+    assert (r.price, r.currency) == (Decimal("49.90"), "EUR")
+    missing = extract(page, url="https://shop.example/p", spec=ExtractSpec(selector=".nope"))
+    assert missing.price is None
+    assert missing.error == "selector '.nope' matched nothing"
