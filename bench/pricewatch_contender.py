@@ -29,10 +29,10 @@ from pricewatch.store.writer import CheckWriter
 SELECTOR = ".buybox .price"
 
 
-def config_text(urls: list[str], *, db: str, connections: int, hosts: int) -> str:
+def config_text(urls: list[str], *, database_url: str, connections: int, hosts: int) -> str:
     """A config.yaml as a user would write it (JSON is YAML), one product per URL."""
     config = {
-        "database": {"url": f"sqlite:///{db}"},
+        "database": {"url": database_url},
         "http": {"concurrency": connections,
                  "per_host_concurrency": math.ceil(connections / hosts),
                  "per_host_delay": 0, "obey_robots": True},
@@ -40,7 +40,7 @@ def config_text(urls: list[str], *, db: str, connections: int, hosts: int) -> st
                       "offers": [{"url": url, "selector": SELECTOR}]}
                      for i, url in enumerate(urls)],
     }
-    return json.dumps(config, indent=1)
+    return json.dumps(config)  # one line keeps a 100,000-offer file small
 
 
 async def run(settings: Settings, phase: Phase) -> int:
@@ -55,7 +55,7 @@ async def run(settings: Settings, phase: Phase) -> int:
         phase.start()
         async with Fetcher(settings.model.http) as fetcher:
             summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous)
+                                      previous=previous, keep=0)
         await writer.close()
         phase.stop()
     print(f"pricewatch: start-up (migrations, catalogue sync) {setup:.2f}s; "
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.what_if == "no-availability":
         _skip_availability_scan()
     urls = read_urls(args.urls)
-    text = config_text(urls, db=args.db, connections=args.connections, hosts=args.hosts)
+    text = config_text(urls, database_url=f"sqlite:///{args.db}", connections=args.connections,
+                       hosts=args.hosts)
     settings = loads(text, file="bench-config.yaml")
     phase = Phase()
     stored = asyncio.run(run(settings, phase))

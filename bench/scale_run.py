@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import gc
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.measure import Phase, read_urls
-from bench.pricewatch_contender import SELECTOR
+from bench.pricewatch_contender import config_text
 from pricewatch.config import Settings, loads
 from pricewatch.fetch import Fetcher
 from pricewatch.rounds import load_previous, run_round
@@ -47,19 +46,6 @@ def _reset_peak() -> bool:
     return True
 
 
-def config_text(urls: list[str], *, database_url: str, connections: int, hosts: int) -> str:
-    config = {
-        "database": {"url": database_url},
-        "http": {"concurrency": connections,
-                 "per_host_concurrency": math.ceil(connections / hosts),
-                 "per_host_delay": 0, "obey_robots": True},
-        "products": [{"id": f"p{i}", "name": f"Product {i}",
-                      "offers": [{"url": url, "selector": SELECTOR}]}
-                     for i, url in enumerate(urls)],
-    }
-    return json.dumps(config)  # JSON is YAML; one line keeps the file small
-
-
 async def run(settings: Settings, out: dict[str, Any]) -> None:
     offers = settings.offers()
     started = time.perf_counter()
@@ -72,7 +58,7 @@ async def run(settings: Settings, out: dict[str, Any]) -> None:
         phase.start()
         async with Fetcher(settings.model.http) as fetcher:
             summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous)
+                                      previous=previous, keep=0)
         await writer.close()
         phase.stop()
         async with engine.connect() as conn:
