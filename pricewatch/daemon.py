@@ -111,7 +111,8 @@ class Daemon:
                 sched = self.settings.model.schedule
                 self._scheduler = Scheduler(self._job, jitter=sched.jitter,
                                             misfire_grace_time=sched.misfire_grace_time,
-                                            on_lag=self.metrics.scheduler_lag.observe)
+                                            on_lag=self.metrics.scheduler_lag.observe,
+                                            on_dropped=self._run_dropped)
                 self._schedule(utcnow())
                 self._scheduler.start()
                 self.metrics.reload_success.set(time.time())
@@ -138,6 +139,9 @@ class Daemon:
                  "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
                  finished, cancelled, writer.written, lost)
         return 0
+
+    def _run_dropped(self, reason: str) -> None:
+        self.metrics.runs_dropped.labels(reason).inc()
 
     def offer(self, key: str) -> Offer | None:
         """The configured offer with this key (a reload may have removed it)."""
@@ -226,6 +230,7 @@ class Daemon:
             return
         if key in self._inflight:  # the catch-up run and a regular slot never overlap
             log.debug("check of %s still running; skipped", key)
+            self._run_dropped("overlap")
             return
         task = asyncio.current_task()
         assert task is not None

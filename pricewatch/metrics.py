@@ -77,6 +77,10 @@ class Metrics:
         self.scheduler_lag = Histogram("pricewatch_scheduler_lag_seconds",
                                        "How late a scheduled check started.",
                                        buckets=_LAG_BUCKETS, registry=r)
+        self.runs_dropped = Counter("pricewatch_scheduler_dropped_runs",
+                                    "Scheduled checks not made: the offer's previous check was "
+                                    "still running (overlap), or the run was later than "
+                                    "misfire_grace_time (misfire).", ["reason"], registry=r)
         self.jobs_running = Gauge("pricewatch_jobs_running", "Checks in progress.", registry=r)
         self.offers = Gauge("pricewatch_offers_configured", "Active offers in the config.",
                             registry=r)

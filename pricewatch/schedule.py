@@ -144,12 +144,14 @@ class Scheduler:
         jitter: float,
         misfire_grace_time: float,
         on_lag: Callable[[float], None] | None = None,
+        on_dropped: Callable[[str], None] | None = None,
     ) -> None:
         self._run = run
         self._jitter = jitter
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._misfire = misfire_grace_time
         self._on_lag = on_lag
+        self._on_dropped = on_dropped  # told "overlap" or "misfire" for each run not made
         self.skipped = 0  # runs dropped because the previous run of that offer still ran
         self.missed = 0  # runs later than misfire_grace_time
         self._scheduler.add_listener(self._event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES
@@ -162,9 +164,13 @@ class Scheduler:
                 self._on_lag(max(lag, 0.0))
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             self.skipped += 1
+            if self._on_dropped is not None:
+                self._on_dropped("overlap")
             log.warning("check of %s still running; this run is skipped", event.job_id)
         elif event.code == EVENT_JOB_MISSED:
             self.missed += 1
+            if self._on_dropped is not None:
+                self._on_dropped("misfire")
             log.warning("check of %s missed its slot by more than the grace time", event.job_id)
 
     @property

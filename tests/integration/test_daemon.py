@@ -171,6 +171,15 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
             pytest.fail("promtool is missing in CI")
 
         await eventually(lambda: asyncio.sleep(0, slow_requests >= 1), 10, "a slow check in flight")
+
+        async def overlapped() -> bool:
+            _, samples = await scrape(free_port)
+            dropped = value(samples, "pricewatch_scheduler_dropped_runs_total", reason="overlap")
+            return (dropped or 0) >= 1
+
+        # The slow check hangs 30 s on a 2 s interval: its next runs are dropped, not stacked.
+        await eventually(overlapped, 15, "an overlapping run to be dropped and counted")
+        assert slow_requests == 1
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(proc.wait, 30)
