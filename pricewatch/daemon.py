@@ -51,7 +51,6 @@ HOUSEKEEPING_EVERY = 5.0
 @dataclass
 class _Totals:
     outcomes: Counter[str] = field(default_factory=Counter)
-    cancelled: int = 0
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))

@@ -75,10 +75,6 @@ class ExtractSpec:
     gtin: str | None = None
     variant_param: str | None = None  # URL query parameter that selects the variant
 
-    @property
-    def explicit(self) -> bool:
-        return bool(self.selector or self.xpath or self.json_path)
-
 
 @dataclass(frozen=True, slots=True)
 class Offer:

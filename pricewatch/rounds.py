@@ -47,14 +47,6 @@ class RoundSummary:
     def total(self) -> int:
         return sum(self.outcomes.values())
 
-    @property
-    def ok(self) -> int:
-        return self.outcomes[Outcome.OK]
-
-    @property
-    def failed(self) -> int:
-        return self.total - self.ok
-
     def line(self) -> str:
         parts = ", ".join(f"{o.value} {n}" for o, n in sorted(self.outcomes.items()))
         return f"{self.total} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"

@@ -152,8 +152,6 @@ class Scheduler:
         self._misfire = misfire_grace_time
         self._on_lag = on_lag
         self._on_dropped = on_dropped  # told "overlap" or "misfire" for each run not made
-        self.skipped = 0  # runs dropped because the previous run of that offer still ran
-        self.missed = 0  # runs later than misfire_grace_time
         self._scheduler.add_listener(self._event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES
                                      | EVENT_JOB_MISSED)
 
@@ -163,12 +161,10 @@ class Scheduler:
                 lag = (datetime.now(UTC) - event.scheduled_run_times[-1]).total_seconds()
                 self._on_lag(max(lag, 0.0))
         elif event.code == EVENT_JOB_MAX_INSTANCES:
-            self.skipped += 1
             if self._on_dropped is not None:
                 self._on_dropped("overlap")
             log.warning("check of %s still running; this run is skipped", event.job_id)
         elif event.code == EVENT_JOB_MISSED:
-            self.missed += 1
             if self._on_dropped is not None:
                 self._on_dropped("misfire")
             log.warning("check of %s missed its slot by more than the grace time", event.job_id)
@@ -184,10 +180,6 @@ class Scheduler:
         """Stop firing jobs; running checks are the caller's to wait for."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-
-    def job_keys(self) -> set[str]:
-        return {job.id for job in self._scheduler.get_jobs()
-                if not job.id.endswith(CATCH_UP_SUFFIX)}
 
     def next_run(self, key: str) -> datetime | None:
         job = self._scheduler.get_job(key)

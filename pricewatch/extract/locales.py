@@ -188,10 +188,6 @@ class Hints:
     country: str | None  # upper-case region code (from locale or TLD)
     source: str  # human words: where the separator decision came from
 
-    @property
-    def zero_decimal(self) -> bool:
-        return self.currency in ZERO_DECIMAL
-
 
 def _norm_locale(value: str | None) -> tuple[str, str | None] | None:
     """'de-AT' / 'de_at' / 'DE' -> ('de', 'AT'); None for empty or nonsense."""
