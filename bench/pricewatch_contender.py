@@ -18,11 +18,12 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 
 from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
 from pricewatch.fetch import Fetcher
-from pricewatch.rounds import load_previous, run_round
+from pricewatch.rounds import RoundSummary, load_previous, run_round
 from pricewatch.service import open_database, sync
 from pricewatch.store.writer import CheckWriter
 
@@ -43,8 +44,16 @@ def config_text(urls: list[str], *, database_url: str, connections: int, hosts: 
     return json.dumps(config)  # one line keeps a 100,000-offer file small
 
 
-async def run(settings: Settings, phase: Phase) -> int:
-    """``service.run_once``, step by step, with the round and the final flush timed."""
+@dataclass
+class TimedRound:
+    setup_seconds: float  # migrations and catalogue sync, before the timed phase
+    summary: RoundSummary
+    written: int
+    dropped: int
+
+
+async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
+    """``service.run_once``, step by step, with the round and the final flush in ``phase``."""
     offers = settings.offers()
     started = time.perf_counter()
     async with open_database(settings) as engine:
@@ -58,9 +67,14 @@ async def run(settings: Settings, phase: Phase) -> int:
                                       previous=previous, keep=0)
         await writer.close()
         phase.stop()
-    print(f"pricewatch: start-up (migrations, catalogue sync) {setup:.2f}s; "
-          f"{summary.line()}", file=sys.stderr)
-    return writer.written
+    return TimedRound(setup, summary, writer.written, writer.dropped)
+
+
+async def run(settings: Settings, phase: Phase) -> int:
+    done = await timed_round(settings, phase)
+    print(f"pricewatch: start-up (migrations, catalogue sync) {done.setup_seconds:.2f}s; "
+          f"{done.summary.line()}", file=sys.stderr)
+    return done.written
 
 
 def _skip_availability_scan() -> None:

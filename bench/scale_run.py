@@ -22,12 +22,9 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.measure import Phase, read_urls
-from bench.pricewatch_contender import config_text
+from bench.pricewatch_contender import config_text, timed_round
 from pricewatch.config import Settings, loads
-from pricewatch.fetch import Fetcher
-from pricewatch.rounds import load_previous, run_round
-from pricewatch.service import open_database, sync
-from pricewatch.store.writer import CheckWriter
+from pricewatch.service import open_database
 
 
 def _status(field: str) -> float:
@@ -47,24 +44,13 @@ def _reset_peak() -> bool:
 
 
 async def run(settings: Settings, out: dict[str, Any]) -> None:
-    offers = settings.offers()
-    started = time.perf_counter()
-    async with open_database(settings) as engine:
-        ids = await sync(engine, offers)
-        previous = await load_previous(engine, ids)
-        out["startup_seconds"] = round(time.perf_counter() - started, 2)
-        writer = CheckWriter(engine)
-        phase = Phase()
-        phase.start()
-        async with Fetcher(settings.model.http) as fetcher:
-            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous, keep=0)
-        await writer.close()
-        phase.stop()
-        async with engine.connect() as conn:
-            out["rows"] = (await conn.execute(text("SELECT count(*) FROM checks"))).scalar_one()
-    out.update(round_seconds=round(phase.seconds, 2), cpu_seconds=round(phase.cpu_seconds, 2),
-               written=writer.written, dropped=writer.dropped, summary=summary.line())
+    phase = Phase()
+    done = await timed_round(settings, phase)
+    async with open_database(settings, upgrade=False) as engine, engine.connect() as conn:
+        out["rows"] = (await conn.execute(text("SELECT count(*) FROM checks"))).scalar_one()
+    out.update(startup_seconds=round(done.setup_seconds, 2),
+               round_seconds=round(phase.seconds, 2), cpu_seconds=round(phase.cpu_seconds, 2),
+               written=done.written, dropped=done.dropped, summary=done.summary.line())
 
 
 def main(argv: list[str] | None = None) -> int:
