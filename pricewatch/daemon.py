@@ -32,7 +32,7 @@ from pricewatch.errors import ConfigError, StorageError
 from pricewatch.fetch import Fetcher
 from pricewatch.metrics import Metrics
 from pricewatch.models import Check, Offer, Outcome, plain
-from pricewatch.pipeline import CheckResult, Previous, check_offer, utcnow
+from pricewatch.pipeline import CheckResult, Previous, check_offer, extract_pool, utcnow
 from pricewatch.rounds import load_previous
 from pricewatch.schedule import Due, Scheduler, plan
 from pricewatch.service import open_database, sync
@@ -80,6 +80,7 @@ class Daemon:
         self._writer: CheckWriter | None = None
         self._fetcher: Fetcher | None = None
         self._scheduler: Scheduler | None = None
+        self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
         self._alerts: AlertService | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -133,6 +134,8 @@ class Daemon:
                 if runner is not None:
                     await runner.cleanup()
         self._remove_signal_handlers()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         lost = writer.dropped
         log.info("shutdown after %.0fs: %s; at shutdown %d checks finished, %d cancelled; "
                  "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
@@ -238,7 +241,8 @@ class Daemon:
         self.metrics.jobs_running.inc()
         started = utcnow()
         try:
-            result = await check_offer(offer, self._fetcher, previous=self._previous.get(key))
+            result = await check_offer(offer, self._fetcher, previous=self._previous.get(key),
+                                       executor=self._pool)
         except asyncio.CancelledError:
             self._record(offer, CheckResult(Check(
                 key, started, Outcome.CANCELLED,

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -21,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome
-from pricewatch.pipeline import CheckResult, Previous, check_offer
+from pricewatch.pipeline import CheckResult, Previous, check_offer, extract_pool
 from pricewatch.store.repository import PendingCheck, latest_checks, offer_rows
 from pricewatch.store.writer import CheckWriter
 
@@ -84,17 +82,14 @@ async def run_round(
 ) -> RoundSummary:
     """Check every offer once; each result is queued on ``writer`` as soon as it exists.
 
-    Pages are parsed on ``extract_threads`` worker threads (default: one per core, at most 4;
-    0 parses in the event loop). Measured with bench/throughput.py on 2 cores: one thread per
-    core gave 1.5x the pages/s of parsing in the loop at the same CPU per page; more threads
-    only added GIL contention. The summary holds up to ``keep`` checks (None: all).
+    Pages are parsed on ``extract_threads`` worker threads (see ``pipeline.extract_pool``).
+    The summary holds up to ``keep`` checks (None: all).
     """
     started = time.perf_counter()
     # A long round streams its rows in batches instead of holding them all until the caller
     # closes the writer (and, past max_buffer, dropping the oldest). Idempotent.
     writer.start()
-    threads = min(4, os.cpu_count() or 1) if extract_threads is None else extract_threads
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="extract") if threads else None
+    executor = extract_pool(extract_threads)
     summary = RoundSummary(keep=keep)
     lanes: dict[str, list[Offer]] = defaultdict(list)
     for offer in offers:
