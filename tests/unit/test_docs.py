@@ -51,3 +51,18 @@ def test_readme_quick_start_commands_exist() -> None:
     assert "make test" in README.split("##")[0]
     assert re.search(r"^demo:", makefile, re.MULTILINE)
     assert re.search(r"^test:", makefile, re.MULTILINE)
+
+
+def test_readme_command_lines_parse() -> None:
+    """Every `$ pricewatch ...` line the README shows is accepted by the real parser."""
+    import shlex
+
+    lines = re.findall(r"^\$ pricewatch (.+)$", README, re.MULTILINE)
+    assert len(lines) >= 5
+    parser = cli.build_parser()
+    for line in lines:
+        argv = shlex.split(line.split("|")[0])
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"README command does not parse: pricewatch {line}") from exc
