@@ -88,18 +88,33 @@ def _skip_availability_scan() -> None:
     engine.availability.visible_signals = no_signals  # type: ignore[assignment]
 
 
+def _skip_extraction() -> None:
+    """The floor under extraction: fetch, round, writer and loop with a constant answer."""
+    from decimal import Decimal
+
+    from pricewatch import pipeline
+    from pricewatch.models import Extraction
+
+    def constant(_text: str, **_kw: object) -> Extraction:
+        return Extraction(Decimal("1"), "USD", True, title="t", extractor="selector")
+
+    pipeline.extract = constant  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--urls", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20)
-    parser.add_argument("--what-if", choices=["no-availability"],
+    parser.add_argument("--what-if", choices=["no-availability", "no-extract"],
                         help="a projection, never reported as pricewatch's own number: skip "
                         "the whole-page availability scan (the profiled hot spot)")
     args = parser.parse_args(argv)
     if args.what_if == "no-availability":
         _skip_availability_scan()
+    elif args.what_if == "no-extract":
+        _skip_extraction()
     urls = read_urls(args.urls)
     text = config_text(urls, database_url=f"sqlite:///{args.db}", connections=args.connections,
                        hosts=args.hosts)

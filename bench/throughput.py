@@ -25,7 +25,8 @@ from bench.loadshop import url_of
 CONTENDERS = {"tutorial": "tutorial", "scrapy": "scrapy_contender",
               "pricewatch": "pricewatch_contender"}
 # Projections, run only when asked for by name: pricewatch with the profiled hot spot removed.
-WHAT_IF = {"pricewatch-noavail": ("pricewatch_contender", ["--what-if", "no-availability"])}
+WHAT_IF = {"pricewatch-noavail": ("pricewatch_contender", ["--what-if", "no-availability"]),
+           "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"])}
 
 
 def _median(runs: list[Run], key: Callable[[Run], float]) -> float:
