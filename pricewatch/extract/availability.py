@@ -8,7 +8,8 @@ availability, and the add-to-cart control (present and enabled, or disabled).
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from selectolax.lexbor import LexborNode
 
 from pricewatch.extract.candidates import Signal
 from pricewatch.extract.document import text_of
@@ -86,10 +87,11 @@ _CART_ATTR = re.compile(r"add[-_ ]?to[-_ ]?(?:cart|basket|bag)|buy[-_ ]?now|addt
 _DISABLED_CLASS = re.compile(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock")
 
 
-def _disabled(el: Any) -> bool:
-    if el.get("disabled") is not None or el.get("aria-disabled") == "true":
+def _disabled(el: LexborNode) -> bool:
+    attrs = el.attributes
+    if "disabled" in attrs or attrs.get("aria-disabled") == "true":
         return True
-    cls = (el.get("class") or "").lower()
+    cls = (attrs.get("class") or "").lower()
     return bool(_DISABLED_CLASS.search(cls))
 
 
@@ -102,49 +104,54 @@ _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hi
 _OTHER_SUBJECT = re.compile(r"image|photo|bild|imagen|immagine|colou?r|video|zoom", re.I)
 
 
-def _excluded_here(node: Any) -> bool:
-    if node.get("hidden") is not None or _HIDDEN_STYLE.search(node.get("style") or ""):
+def _excluded_here(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs or _HIDDEN_STYLE.search(attrs.get("style") or ""):
         return True
-    label = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+    label = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     return bool(label.strip() and _ZONE.search(label))
 
 
-def _in_excluded_zone(el: Any, known: dict[Any, bool]) -> bool:
+def _in_excluded_zone(el: LexborNode, known: dict[LexborNode, bool]) -> bool:
     """Hidden templates and related-product carousels carry their own stock labels and cart
     buttons, which say nothing about the product itself. ``known`` keeps each ancestor's
     answer for the page's other labels and buttons."""
-    chain: list[Any] = []
-    node = el
+    chain: list[LexborNode] = []
+    node: LexborNode | None = el
     excluded = False
-    while node is not None:
+    while node is not None and node.tag != "-document":
         seen = known.get(node)
         if seen is not None:
             excluded = seen
             break
         chain.append(node)
-        node = node.getparent()
+        node = node.parent
     for node in reversed(chain):
         excluded = excluded or _excluded_here(node)
         known[node] = excluded
     return excluded
 
 
-def _attrs(el: Any) -> str:
-    return f"{el.get('id') or ''} {el.get('class') or ''} {el.get('name') or ''}"
+def _attrs(el: LexborNode) -> str:
+    attrs = el.attributes
+    return f"{attrs.get('id') or ''} {attrs.get('class') or ''} {attrs.get('name') or ''}"
 
 
 def visible_signals(index: PageIndex) -> list[Signal]:
     """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
     signals: list[Signal] = []
     stock_elements = [el for el in index.stock if el.tag not in ("body", "html", "main")][:30]
-    stock_elements += [el for el in index.props if el.get("itemprop") == "availability"][:5]
+    stock_elements += [
+        el for el in index.props if el.attributes.get("itemprop") == "availability"
+    ][:5]
     cart_elements = index.controls[:200]
-    known: dict[Any, bool] = {}
+    known: dict[LexborNode, bool] = {}
     for el in stock_elements:
         if _in_excluded_zone(el, known):
             continue
-        text = text_of(el, 120, plain=index.plain)
-        content = el.get("content") or el.get("href") or ""
+        text = text_of(el, 120)
+        attrs = el.attributes
+        content = attrs.get("content") or attrs.get("href") or ""
         state = schema_availability(content) if content else None
         if state is not None:
             signals.append(Signal(state, 0.85, f"<{el.tag} itemprop=availability> {content!r}"))
@@ -156,7 +163,8 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         elif _IN.search(text):
             signals.append(Signal(True, 0.75, f"stock label <{el.tag}> says {text[:60]!r}"))
     for el in cart_elements:
-        text = text_of(el, 60, plain=index.plain) or el.get("value") or el.get("title") or ""
+        attrs = el.attributes
+        text = text_of(el, 60) or attrs.get("value") or attrs.get("title") or ""
         text = text.strip()
         # The length test first: hidden inputs carry long tokens the regexes would scan.
         if len(text) > 60 or not (_CART_TEXT.search(text) or _CART_ATTR.search(_attrs(el))):

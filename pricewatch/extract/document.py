@@ -1,4 +1,4 @@
-"""One parsed page: the lxml tree built once, plus the cheap facts every extractor needs."""
+"""One parsed page: the Lexbor tree built once, plus the cheap facts every extractor needs."""
 
 from __future__ import annotations
 
@@ -7,74 +7,105 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from lxml import etree
+from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, LexborNode
 
 from pricewatch.extract.index import PageIndex, build
 from pricewatch.extract.locales import Hints, page_hints
 from pricewatch.models import ExtractSpec
 
-# lxml refuses str input that still carries an XML encoding declaration; the text is already
-# decoded, so the declaration is only noise.
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
-# Control characters (NUL above all) make libxml2 stop or refuse the document.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _HTML_LANG = re.compile(
     r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z]{2})?)", re.I
 )
+# Their contents never hold the visible price, and leaving them in would put script source
+# into every text read; removing them after the parse costs a tenth of a millisecond.
+_HEAVY = ["script", "style", "svg"]
+# Without DOM mutation events: they keep <option> selectedness and <selectedcontent> up to
+# date, which no extractor reads, and cost a tenth of the parse on pages with long <select>s.
+_OPTIONS = LexborDocumentOptions.WO_EVENTS.value
 
-# The plain etree parser, not lxml.html's: its element proxies skip a Python class lookup per
-# element, a third of the walk's cost.
-_utf8_parser = etree.HTMLParser(
-    encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False
+
+def parse_tree(text: str, *, strip: bool = True) -> LexborHTMLParser | None:
+    """The Lexbor document of an HTML text (script, style and svg removed unless ``strip``
+    is false), or None for an empty text.
+
+    Lexbor builds a tree the way a browser does for any input, NUL bytes and binary junk
+    included; the only pages refused are empty ones and those nested too deep to parse in
+    bounded time (see ``too_deep``).
+    """
+    if not text or text.isspace():
+        return None
+    # Bytes parse faster than str; surrogatepass keeps a lone surrogate from raising, and
+    # Lexbor reads its invalid UTF-8 as U+FFFD like any other bad byte.
+    data = text.encode("utf-8", "surrogatepass")
+    if too_deep(data):
+        return None
+    tree = LexborHTMLParser(data, options=_OPTIONS)
+    if strip:
+        tree.strip_tags(_HEAVY, recursive=True)
+    return tree
+
+
+# Lexbor, unlike browsers, has no cap on nesting depth, and the HTML5 tree builder looks
+# through the open elements for many tags (a <div> closes an open <p> "in button scope"), so a
+# page of 50,000 unclosed <div>s takes seconds to parse and 200,000 take minutes. Below
+# _FEW_TAGS tags the worst case is a fraction of a second; above, a scan bounds the depth.
+_FEW_TAGS = 30_000
+_MAX_WORK = 200_000_000  # tags x depth: about 0.4 s of Lexbor's scope walks
+_RAW_TEXT = frozenset(
+    b"script style textarea title xmp noembed noframes iframe plaintext".split()
+)
+# Void elements never stay open, and these close when a sibling starts: neither deepens. The
+# regex passes over their lower-case spelling (the usual one) without a match object.
+_FLAT = frozenset(
+    b"area base br col embed hr img input link meta source track wbr param keygen p li dt dd"
+    b" option optgroup tr td th tbody thead tfoot rb rt rp".split()
+)
+_TAG = re.compile(
+    rb"<(/?)(?!(?:" + b"|".join(sorted(_FLAT)) + rb")[\s/>])([A-Za-z][A-Za-z0-9-]*)"
 )
 
 
-# The opening tag up to its first ">": no ">" after a "<script" means none after a later one.
-_HEAVY = re.compile(r"<(script|style|svg)\b[^>]*>", re.IGNORECASE)
+def too_deep(data: bytes) -> bool:
+    """Whether parsing ``data`` could cost more than ``_MAX_WORK`` scope-walk steps.
 
-
-def strip_heavy(text: str) -> str:
-    """The page without the contents of <script>, <style> and <svg> (their tags stay).
-
-    Those contents are often half a page's bytes and never hold the visible price; JSON-LD is
-    read from the original text. Plain str.find keeps this at a fraction of a millisecond.
+    A linear scan with a stack of open elements: an end tag closes only an element that is
+    open, as in the tree builder, so stray end tags cannot hide depth. Real shop pages nest
+    20-40 deep; the scan runs only on pages with more than ``_FEW_TAGS`` tags.
     """
-    out: list[str] = []
+    tags = data.count(b"<")
+    if tags <= _FEW_TAGS:
+        return False
+    limit = _MAX_WORK // tags
+    stack: list[bytes] = []
+    open_count: dict[bytes, int] = {}
     pos = 0
-    search = _HEAVY.search
-    find = text.find
-    while True:
-        match = search(text, pos)
-        if match is None:
-            break
-        gt = match.end()
-        name = match.group(1)
-        end = find("</" + name, gt)
-        if end < 0:
-            lower = name.lower()
-            end = find("</" + lower, gt) if lower != name else -1
+    search = _TAG.search
+    while (match := search(data, pos)) is not None:
+        pos = match.end()
+        name = match.group(2).lower()
+        if name in _FLAT:
+            continue
+        if match.group(1):
+            if open_count.get(name):
+                while True:
+                    top = stack.pop()
+                    open_count[top] -= 1
+                    if top == name:
+                        break
+            continue
+        if name in _RAW_TEXT:
+            end = data.find(b"</" + name, pos)
             if end < 0:
-                break
-        out.append(text[pos:gt])
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def parse_tree(text: str) -> Any | None:
-    """The lxml root element of an HTML text, or None when nothing could be parsed."""
-    if not text or text.isspace():
-        return None
-    cleaned = _XML_DECL.sub("", text, count=1)
-    try:
-        data = cleaned.encode("utf-8", "surrogatepass")
-        # NUL is searched in the bytes (a memchr); in a two-byte str it is a slow scan.
-        if _CONTROL.search(cleaned, 0, 4096) or b"\x00" in data:
-            data = _CONTROL.sub(" ", cleaned).encode("utf-8", "surrogatepass")
-        root = etree.fromstring(data, parser=_utf8_parser)
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError, UnicodeError):
-        return None
-    return root
+                end = data.lower().find(b"</" + name, pos)
+            if end < 0:
+                return False
+            pos = end + 2 + len(name)
+            continue
+        stack.append(name)
+        open_count[name] = open_count.get(name, 0) + 1
+        if len(stack) > limit:
+            return True
+    return False
 
 
 @dataclass
@@ -84,34 +115,62 @@ class Document:
     text: str
     url: str
     spec: ExtractSpec
-    _root: Any = field(default=None, repr=False)
+    _tree: LexborHTMLParser | None = field(default=None, repr=False)
     _parsed: bool = False
-    _stripped: str = field(default="", repr=False)
 
     @property
-    def root(self) -> Any | None:
-        """The page's lxml tree without script/style bodies (often half a page's bytes),
-        built on first use (JSON-LD may answer without it)."""
+    def tree(self) -> LexborHTMLParser | None:
+        """The page's Lexbor document without script/style/svg elements, built on first use
+        (JSON-LD may answer without it)."""
         if not self._parsed:
             self._parsed = True
-            self._stripped = strip_heavy(self.text)
-            self._root = parse_tree(self._stripped)
-        return self._root
+            self._tree = parse_tree(self.text)
+        return self._tree
+
+    @property
+    def root(self) -> LexborNode | None:
+        """The <html> element of ``tree`` (Lexbor always builds one)."""
+        tree = self.tree
+        return tree.root if tree is not None else None
 
     @cached_property
-    def full_root(self) -> Any | None:
-        """The tree of the whole page, scripts included, for an explicit rule that found
-        nothing in ``root`` (a selector may target a script's contents). Parsed only then."""
-        root = self.root
-        if self._stripped == self.text:
-            return root
-        return parse_tree(self.text)
+    def full_tree(self) -> LexborHTMLParser | None:
+        """The whole page, scripts included, for an explicit rule that found nothing in
+        ``tree`` (a selector may target a script's contents). Parsed only then, and only when
+        the page has something ``tree`` left out."""
+        tree = self.tree
+        if tree is None or not _has_heavy(self.text):
+            return tree
+        return parse_tree(self.text, strip=False)
+
+    @cached_property
+    def _lxml_text(self) -> str:
+        from pricewatch.extract.lxmltree import strip_heavy
+
+        return strip_heavy(self.text)
+
+    @cached_property
+    def lxml_root(self) -> Any | None:
+        """An lxml tree of the page without script bodies, for XPath rules only (lxml is
+        imported and run only for offers that have one)."""
+        from pricewatch.extract.lxmltree import parse_tree as lxml_parse
+
+        return lxml_parse(self._lxml_text)
+
+    @cached_property
+    def lxml_full_root(self) -> Any | None:
+        """The lxml tree of the whole page, when an XPath found nothing in ``lxml_root``."""
+        from pricewatch.extract.lxmltree import parse_tree as lxml_parse
+
+        if self._lxml_text == self.text:
+            return self.lxml_root
+        return lxml_parse(self.text)
 
     @cached_property
     def index(self) -> PageIndex:
-        """Elements by role, from one walk over the tree (empty when there is no tree)."""
-        root = self.root
-        return build(root) if root is not None else PageIndex()
+        """Elements by role, from one CSS query run in C (empty when there is no tree)."""
+        tree = self.tree
+        return build(tree) if tree is not None else PageIndex()
 
     @cached_property
     def html_lang(self) -> str | None:
@@ -128,28 +187,21 @@ class Document:
         )
 
 
-_TEXTS = etree.XPath(".//text()[not(parent::script) and not(parent::style)]")
+_HEAVY_TAG = re.compile(r"<(?:script|style|svg)\b", re.IGNORECASE)
 
 
-def text_of(el: Any, limit: int = 400, *, plain: bool = False) -> str:
-    """Visible text of an element, whitespace collapsed, without script/style content.
+def _has_heavy(text: str) -> bool:
+    return _HEAVY_TAG.search(text) is not None
 
-    ``plain`` says no script/style element of the tree holds text (``PageIndex.plain``):
-    then the lazy itertext() is the same text at a third of the cost of the XPath, which
-    also collects the whole subtree before the size limit applies.
+
+def text_of(el: LexborNode, limit: int = 400) -> str:
+    """Visible text of an element, whitespace collapsed (the tree holds no script/style).
+
+    Text nodes are joined with a space, so "<b>12</b><i>99</i>" reads "12 99" as it always
+    did; the C side concatenates, Python only collapses whitespace.
     """
     try:
-        if plain and not len(el):
-            text = el.text
-            return " ".join(text.split())[: limit * 2] if text else ""
-        parts = el.itertext() if plain else _TEXTS(el)
-    except (etree.XPathError, ValueError, TypeError, AttributeError):
+        text = el.text(deep=True, separator=" ")
+    except (ValueError, TypeError, AttributeError):
         return ""
-    out: list[str] = []
-    size = 0
-    for part in parts:
-        out.append(part)
-        size += len(part)
-        if size > limit * 4:
-            break
-    return " ".join(" ".join(out).split())[: limit * 2]
+    return " ".join(text.split())[: limit * 2]

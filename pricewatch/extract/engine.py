@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lxml import etree
+from selectolax.lexbor import SelectolaxError
 
 from pricewatch.errors import ExtractionError
 from pricewatch.extract import availability, explicit
@@ -90,7 +91,9 @@ def explain(text: str, *, url: str, spec: ExtractSpec | None = None) -> Report:
         return _run(doc)
     except ExtractionError:
         raise
-    except (ValueError, RecursionError, UnicodeError, etree.LxmlError, MemoryError) as exc:
+    except (
+        ValueError, RecursionError, UnicodeError, etree.LxmlError, SelectolaxError, MemoryError
+    ) as exc:
         # Page content that trips a library is a failed extraction, not a crash of the round.
         failed = Extraction(None, None, None, error=f"page could not be read: {exc!r:.200}")
         return Report(failed)

@@ -7,9 +7,10 @@ cue to guess: the user asked for that element, and a silent fallback would hide 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from lxml import etree
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from pricewatch.extract.candidates import Candidate
 from pricewatch.extract.document import Document, text_of
@@ -95,8 +96,26 @@ def _json_rule(doc: Document) -> Candidate | str:
     )
 
 
-def _values(doc: Document, matches: list[Any]) -> list[tuple[str, str]]:
+def _node_values(doc: Document, matches: list[LexborNode]) -> list[tuple[str, str]]:
+    """(text, where) pairs from the elements a CSS selector matched on the Lexbor tree."""
+    attr = doc.spec.attribute
+    out: list[tuple[str, str]] = []
+    for m in matches[:_MAX_MATCHES]:
+        attrs = m.attributes
+        if attr:
+            if attr in attrs:  # a bare attribute reads as "", as it always did
+                out.append((attrs[attr] or "", f"<{m.tag}> @{attr}"))
+        elif m.tag in ("script", "style"):  # visible-text rules skip these; a rule aims here
+            out.append((m.text(deep=True), f"<{m.tag}{_label(attrs)}>"))
+        else:
+            out.append((text_of(m), f"<{m.tag}{_label(attrs)}>"))
+    return out
+
+
+def _lxml_values(doc: Document, matches: list[Any]) -> list[tuple[str, str]]:
     """(text, where) pairs from XPath results: elements, attribute values or text nodes."""
+    from pricewatch.extract.lxmltree import text_of as lxml_text_of
+
     attr = doc.spec.attribute
     out: list[tuple[str, str]] = []
     for m in matches[:_MAX_MATCHES]:
@@ -108,16 +127,16 @@ def _values(doc: Document, matches: list[Any]) -> list[tuple[str, str]]:
             value = m.get(attr) if hasattr(m, "get") else None
             if value is not None:
                 out.append((value, f"<{m.tag}> @{attr}"))
-        elif m.tag in ("script", "style"):  # visible-text rules skip these; a rule aims here
-            out.append((m.text or "", f"<{m.tag}{_label(m)}>"))
+        elif m.tag in ("script", "style"):
+            out.append((m.text or "", f"<{m.tag}{_label(m.attrib)}>"))
         elif isinstance(getattr(m, "tag", None), str):
-            out.append((text_of(m), f"<{m.tag}{_label(m)}>"))
+            out.append((lxml_text_of(m), f"<{m.tag}{_label(m.attrib)}>"))
     return out
 
 
-def _label(el: Any) -> str:
-    ident = el.get("id")
-    cls = el.get("class")
+def _label(attrs: Mapping[str, str | None]) -> str:
+    ident = attrs.get("id")
+    cls = attrs.get("class")
     label = f" id={ident!r}" if ident else ""
     return label + (f" class={' '.join(cls.split())[:60]!r}" if cls else "")
 
@@ -129,17 +148,35 @@ def run(doc: Document) -> Candidate | str:
         return _json_rule(doc)
     if not (spec.selector or spec.xpath):  # a bare regex reads the raw page
         return _price_from(doc, [(doc.text, "page text")])
-    found = _tree_rule(doc, doc.root)
-    if isinstance(found, str) and doc.full_root is not doc.root:
-        # Nothing in the tree without scripts: the rule may target a script's contents.
-        found = _tree_rule(doc, doc.full_root)
+    css = compile_css(spec.selector) if spec.selector else None
+    if css is not None and css.xpath is None:
+        found = _css_rule(doc, css.css, doc.tree)
+        if isinstance(found, str) and doc.full_tree is not doc.tree:
+            # Nothing in the tree without scripts: the rule may target a script's contents.
+            found = _css_rule(doc, css.css, doc.full_tree)
+        return found
+    xpath = css.xpath if css is not None else compile_xpath(spec.xpath or "")
+    found = _xpath_rule(doc, xpath, doc.lxml_root)
+    if isinstance(found, str) and doc.lxml_full_root is not doc.lxml_root:
+        found = _xpath_rule(doc, xpath, doc.lxml_full_root)
     return found
 
 
-def _tree_rule(doc: Document, root: Any | None) -> Candidate | str:
-    spec = doc.spec
+def _css_rule(doc: Document, css: str, tree: LexborHTMLParser | None) -> Candidate | str:
     rule = describe(doc)
-    compiled = compile_css(spec.selector) if spec.selector else compile_xpath(spec.xpath or "")
+    if tree is None:
+        return f"{rule}: the page could not be parsed as HTML"
+    try:
+        matches = tree.css(css)
+    except SelectolaxError as exc:
+        return f"{rule} failed: {exc}"
+    return _matched(doc, rule, bool(matches), _node_values(doc, matches))
+
+
+def _xpath_rule(doc: Document, compiled: Any, root: Any | None) -> Candidate | str:
+    from lxml import etree
+
+    rule = describe(doc)
     if root is None:
         return f"{rule}: the page could not be parsed as HTML"
     try:
@@ -147,9 +184,15 @@ def _tree_rule(doc: Document, root: Any | None) -> Candidate | str:
     except (etree.XPathError, ValueError) as exc:
         return f"{rule} failed: {exc}"
     matches = result if isinstance(result, list) else [result]
-    values = _values(doc, matches)
+    return _matched(doc, rule, bool(matches), _lxml_values(doc, matches))
+
+
+def _matched(
+    doc: Document, rule: str, matched: bool, values: list[tuple[str, str]]
+) -> Candidate | str:
     if not values:
-        suffix = f" with attribute {spec.attribute!r}" if spec.attribute and matches else ""
+        attr = doc.spec.attribute
+        suffix = f" with attribute {attr!r}" if attr and matched else ""
         return f"{rule} matched nothing{suffix}"
     return _price_from(doc, values)
 

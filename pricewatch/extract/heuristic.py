@@ -9,13 +9,14 @@ No per-domain rules: every cue here holds across shops.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
 
-from lxml import etree
+from selectolax.lexbor import LexborNode
 
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
+from pricewatch.extract.index import distances
 from pricewatch.extract.money import parse_with_hints
 from pricewatch.extract.title import main_heading
 
@@ -74,10 +75,14 @@ _STRUCK = frozenset(["del", "s", "strike"])
 # Text that may hold a price, for pages with no element labelled as one.
 _MONEY_TEXT = re.compile(r"[$€£₹]|EUR|USD|zł")
 _MAX_CANDIDATES = 250
+# The window around the product heading in which closeness counts (elements of document order).
+_AHEAD, _BEHIND = 150, 400
+_PAGE_TOP = frozenset(["body", "html", "-document"])
 
 
-def _label(el: Any) -> str:
-    return f"{el.get('class') or ''} {el.get('id') or ''}"
+def _label(el: LexborNode) -> str:
+    attrs = el.attributes
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
 
 
 @lru_cache(maxsize=8192)
@@ -93,14 +98,15 @@ def _zone(label: str) -> bool:
     return bool(_ZONE.search(_ADD_TO.sub(" ", words(label))))
 
 
-def _hidden(el: Any) -> bool:
+def _hidden(el: LexborNode) -> bool:
     """Hidden by attribute, inline style or a hiding utility class ("d-none", "is-hidden")."""
-    if el.get("hidden") is not None:
+    attrs = el.attributes
+    if "hidden" in attrs:  # a bare attribute: its value is None
         return True
-    style = el.get("style")
+    style = attrs.get("style")
     if style is not None and _HIDDEN_STYLE.search(style):
         return True
-    cls = el.get("class")
+    cls = attrs.get("class")
     return cls is not None and _hidden_class(cls)
 
 
@@ -116,40 +122,40 @@ def _hidden_class(cls: str) -> bool:
     return False
 
 
-def is_struck(el: Any) -> bool:
+def is_struck(el: LexborNode) -> bool:
     """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price."""
-    if el.tag in _STRUCK or "line-through" in (el.get("style") or ""):
+    if el.tag in _STRUCK or "line-through" in (el.attributes.get("style") or ""):
         return True
     return bool(_LIST_LABEL.search(words(_label(el))))
 
 
-def has_sale_label(el: Any) -> bool:
+def has_sale_label(el: LexborNode) -> bool:
     """The element's class/id calls it the sale/current price ("price-sales", "now-price")."""
     return bool(_SALE_LABEL.search(words(_label(el))))
 
 
-def shown_text(el: Any, limit: int = 80, *, plain: bool = False) -> str:
+def shown_text(el: LexborNode, limit: int = 80) -> str:
     """Visible text of an element without its struck-through/list-price parts.
 
     "<span itemprop=price><s>$79.99</s> $39.99</span>" reads as "$39.99"; an element that is
     nothing but struck parts reads as its whole text.
     """
     parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            if isinstance(child.tag, str) and child.tag not in ("script", "style") and not (
-                is_struck(child)
-            ):
-                walk(child)
-            if child.tail:
-                parts.append(child.tail)
-
-    walk(el)
+    # Depth-first with an explicit stack: deeply nested markup must not hit the recursion limit.
+    stack = list(el.iter(include_text=True))[::-1]
+    size = 0
+    while stack and size <= limit * 8:
+        node = stack.pop()
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content
+            if text:
+                parts.append(text)
+                size += len(text) if not text.isspace() else 0
+        elif tag and tag[0] != "-" and not is_struck(node):
+            stack.extend(list(node.iter(include_text=True))[::-1])
     text = " ".join(" ".join(parts).split())[: limit * 2]
-    return text if any(ch.isdigit() for ch in text) else text_of(el, limit, plain=plain)
+    return text if any(ch.isdigit() for ch in text) else text_of(el, limit)
 
 
 class _Zones:
@@ -161,19 +167,19 @@ class _Zones:
     another one.
     """
 
-    def __init__(self, keep: frozenset[Any]) -> None:
+    def __init__(self, keep: frozenset[LexborNode]) -> None:
         self.keep = keep
-        self.known: dict[Any, bool] = {}
+        self.known: dict[LexborNode, bool] = {}
 
-    def _skip(self, node: Any) -> bool:
+    def _skip(self, node: LexborNode) -> bool:
         if _hidden(node):
             return True
         label = _label(node)
         return bool(label.strip()) and node not in self.keep and _zone(label)
 
-    def above(self, el: Any) -> bool:
+    def above(self, el: LexborNode | None) -> bool:
         """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
-        chain: list[Any] = []
+        chain: list[LexborNode] = []
         node = el
         skip = False
         while node is not None:
@@ -181,34 +187,36 @@ class _Zones:
             if known is not None:
                 skip = known
                 break
-            if node.tag in ("body", "html"):
+            if node.tag in _PAGE_TOP:
                 break
             chain.append(node)
-            node = node.getparent()
+            node = node.parent
         for node in reversed(chain):
             skip = skip or self._skip(node)
             self.known[node] = skip
         return skip
 
 
-def _context(el: Any, zones: _Zones) -> tuple[bool, bool, str]:
+def _context(el: LexborNode, zones: _Zones) -> tuple[bool, bool, str]:
     """(struck or labelled as a list price, inside a zone to skip, labels)."""
     own = _label(el)
-    if _hidden(el) or zones.above(el.getparent()):
+    if _hidden(el) or zones.above(el.parent):
         return False, True, own
     listed = is_struck(el)
     labels = [own]
-    for depth, anc in enumerate(el.iterancestors()):
-        if depth >= 3 or anc.tag in ("body", "html"):
+    anc = el.parent
+    for depth in range(3):
+        if anc is None or anc.tag in _PAGE_TOP:
             break
         labels.append(_label(anc))
         if depth < 2 and is_struck(anc):
             listed = True
+        anc = anc.parent
     return listed, False, " ".join(labels)
 
 
 def _score(
-    doc: Document, el: Any, text: str, heading: int | None, zones: _Zones
+    el: LexborNode, text: str, near: dict[int, int] | None, zones: _Zones
 ) -> tuple[float, str] | None:
     listed, zone, labels = _context(el, zones)
     if zone:
@@ -227,22 +235,22 @@ def _score(
         conf -= 0.3
     if _FROM_TEXT.search(text):
         conf -= 0.1
-    position = doc.index.order.get(el)
-    if heading is not None and position is not None:
-        distance = position - heading
-        if 0 <= distance < 400:
-            conf += 0.2 * (1 - distance / 400)
-        elif -150 < distance < 0:
+    if near is not None:
+        distance = near.get(el.mem_id)
+        if distance is not None and distance >= 0:
+            conf += 0.2 * (1 - distance / _BEHIND)
+        elif distance is not None:
             conf += 0.05
         else:
             conf -= 0.1
     return min(conf, 0.9), role
 
 
-def _amount_text(el: Any, plain: bool) -> str | None:
+def _amount_text(el: LexborNode) -> str | None:
     """The element's own price text; None for containers holding several amounts."""
-    content = el.get("content") or el.get("data-price") or el.get("value")
-    text = text_of(el, 80, plain=plain)
+    attrs = el.attributes
+    content = attrs.get("content") or attrs.get("data-price") or attrs.get("value")
+    text = text_of(el, 80)
     if not text and content:
         text = content
     if not text or len(text) > 60 or not any(ch.isdigit() for ch in text):
@@ -253,56 +261,77 @@ def _amount_text(el: Any, plain: bool) -> str | None:
     return text
 
 
-def _money_text_owners(root: Any, limit: int) -> list[Any]:
-    """The elements owning (as text or tail) the first ``limit`` text nodes inside <body>
-    that show a currency, in document order.
+def _money_text_owners(root: LexborNode, limit: int) -> list[LexborNode]:
+    """The elements owning the first ``limit`` text nodes inside <body> that show a currency,
+    in document order.
 
-    The XPath ``//body//text()[contains(., '$') or ...]`` says the same, at three times the
-    cost: it casts every text node to a string once per contains().
+    A text node after an element belongs to that element (lxml's "tail"), one at the start of
+    an element to the element: the owner is the nearest element before it among its siblings,
+    else its parent. This path runs only on pages with no element labelled as a price.
     """
-    out: list[Any] = []
-    for body in root.iter("body"):
-        for event, el in etree.iterwalk(body, events=("start", "end")):
-            text = el.text if event == "start" else el.tail if el is not body else None
-            if text and _MONEY_TEXT.search(text):
-                out.append(el)
-                if len(out) >= limit:
-                    return out
+    out: list[LexborNode] = []
+    body = root.css_first("body")
+    if body is None:
+        return out
+    search = _MONEY_TEXT.search
+    for node in body.traverse(include_text=True):
+        if node.tag != "-text":
+            continue
+        text = node.text_content
+        if not text or not search(text):
+            continue
+        owner = node.prev
+        while owner is not None and not owner.is_element_node:
+            owner = owner.prev
+        if owner is None:
+            owner = node.parent
+        if owner is not None:
+            out.append(owner)
+            if len(out) >= limit:
+                break
     return out
 
 
 def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
-    if doc.root is None:
+    root = doc.root
+    if root is None:
         return
-    heading_el, _ = main_heading(doc.index)
-    heading = doc.index.order.get(heading_el) if heading_el is not None else None
-    keep = frozenset(heading_el.iterancestors()) if heading_el is not None else frozenset()
+    index = doc.index
+    heading_el, _ = main_heading(index)
+    near = None
+    keep: frozenset[LexborNode] = frozenset()
+    if heading_el is not None:
+        near = distances(heading_el, before=_AHEAD, after=_BEHIND)
+        keep = frozenset(_ancestors(heading_el))
     zones = _Zones(keep)
-    elements = doc.index.priced[:_MAX_CANDIDATES]
+    elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
-        elements = _money_text_owners(doc.root, _MAX_CANDIDATES)
+        elements = _money_text_owners(root, _MAX_CANDIDATES)
         source = "text"
-    seen: set[Any] = set()
-    priced = set(elements)
+    seen: set[int] = set()
+    priced = {el.mem_id for el in elements}
     for el in elements:
-        if el in seen or el.tag in ("body", "html", "form", "script", "style"):
+        if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
-        seen.add(el)
-        text = _amount_text(el, doc.index.plain)
+        seen.add(el.mem_id)
+        text = _amount_text(el)
         if text is None:
             continue
         if (
             source == "element"
             and len(_NUMBERS.findall(text)) > 1
-            and any(d in priced for d in el.iterdescendants())
+            and any(d.mem_id in priced for d in _descendants(el))
         ):
             continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        scored = _score(doc, el, text, heading, zones)
+        # Only indexed elements were ever numbered: a text owner outside the index is
+        # judged without its distance to the heading.
+        placed = near if el.mem_id in index.hits else None
+        scored = _score(el, text, placed, zones)
         if scored is None:
             continue
         conf, role = scored
@@ -319,3 +348,18 @@ def extract(doc: Document, found: Findings) -> None:
                 role=role,
             )
         )
+
+
+def _ancestors(el: LexborNode) -> list[LexborNode]:
+    out: list[LexborNode] = []
+    node = el.parent
+    while node is not None and node.tag != "-document":
+        out.append(node)
+        node = node.parent
+    return out
+
+
+def _descendants(el: LexborNode) -> Iterator[LexborNode]:
+    walk = el.traverse()
+    next(walk)  # el itself
+    return (d for d in walk if d.is_element_node)

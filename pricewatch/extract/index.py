@@ -1,41 +1,56 @@
-"""One walk over the tree that files away every element an extractor may want.
+"""One CSS query that files away every element an extractor may want.
 
-Each XPath over a 400 KB page costs about a millisecond, as much as a Python walk; the
-hot-path budget allows one walk, so every extractor reads from this index instead.
+Lexbor runs the query in C over the whole tree and hands Python only the hits (a few hundred
+of a page's thousands of elements), so the index costs about what a Python walk over the tree
+cost just to visit every element.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from lxml import etree
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-_SKIP = frozenset(["script", "style", "noscript", "svg", "path", "template"])
+_PRICE_WORDS = ("price", "prc")
+_STOCK_WORDS = ("stock", "availab")
+_CONTROL_WORDS = ("cart", "basket", "buy")
+_SKIP = frozenset(["noscript", "path", "template"])
 _CART_TAGS = frozenset(["button", "input"])
-_CODE = frozenset(["script", "style"])
-_PROPS = frozenset(["itemprop", "property", "itemscope"])
+_PROPS = ("itemprop", "property", "itemscope")
 _PRICED, _STOCK, _CONTROL = 1, 2, 4
 # Roles by raw (class, id) pair: pages repeat the same few hundred labels thousands of times.
 _ROLES: dict[tuple[str | None, str | None], int] = {}
 _MAX_ROLES = 10_000
 
+# Case-insensitive substring matches on class and id, exactly the words _roles() looks for,
+# so every element with a role is a hit; the other entries are the tags and attributes the
+# extractors read. Lexbor returns hits in document order, an element once per entry it
+# matches.
+_QUERY = ", ".join(
+    [
+        f"[{attr}*={word} i]"
+        for word in _PRICE_WORDS + _STOCK_WORDS + _CONTROL_WORDS
+        for attr in ("class", "id")
+    ]
+    + [f"[{attr}]" for attr in _PROPS]
+    + ["meta", "h1", "title", "button", "input"]
+)
+
 
 @dataclass(slots=True)
 class PageIndex:
-    """Elements by role, each list in document order; ``order`` numbers elements."""
+    """Elements by role, each list in document order."""
 
-    priced: list[Any] = field(default_factory=list)  # class/id mentions price
-    stock: list[Any] = field(default_factory=list)  # class/id mentions stock/availability
-    controls: list[Any] = field(default_factory=list)  # buttons, inputs, cart/buy links
-    props: list[Any] = field(default_factory=list)  # itemprop / property / itemscope
-    metas: list[Any] = field(default_factory=list)
-    h1: list[Any] = field(default_factory=list)
-    title: Any = None
-    order: dict[Any, int] = field(default_factory=dict)
-    # No script/style element holds text (their contents are stripped before parsing), so
-    # an element's itertext() is its visible text: see document.text_of.
-    plain: bool = True
+    priced: list[LexborNode] = field(default_factory=list)  # class/id mentions price
+    stock: list[LexborNode] = field(default_factory=list)  # class/id mentions stock/availability
+    controls: list[LexborNode] = field(default_factory=list)  # buttons, inputs, cart/buy links
+    props: list[LexborNode] = field(default_factory=list)  # itemprop / property / itemscope
+    metas: list[LexborNode] = field(default_factory=list)
+    h1: list[LexborNode] = field(default_factory=list)
+    title: LexborNode | None = None
+    hits: set[int] = field(default_factory=set)  # mem_id of every element filed above
 
 
 def _roles(cls: str | None, ident: str | None) -> int:
@@ -45,11 +60,11 @@ def _roles(cls: str | None, ident: str | None) -> int:
     if roles is None:
         label = f"{cls or ''} {ident or ''}".lower()
         roles = 0
-        if "price" in label or "prc" in label:
+        if any(word in label for word in _PRICE_WORDS):
             roles |= _PRICED
-        if "stock" in label or "availab" in label:
+        if any(word in label for word in _STOCK_WORDS):
             roles |= _STOCK
-        if "cart" in label or "basket" in label or "buy" in label:
+        if any(word in label for word in _CONTROL_WORDS):
             roles |= _CONTROL
         if len(_ROLES) >= _MAX_ROLES:
             _ROLES.clear()
@@ -57,57 +72,107 @@ def _roles(cls: str | None, ident: str | None) -> int:
     return roles
 
 
-def build(root: Any) -> PageIndex:
-    """Walk the tree once and file the interesting elements."""
+def build(tree: LexborHTMLParser) -> PageIndex:
+    """Run the query once and file the hits."""
     idx = PageIndex()
-    order = idx.order
     priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
+    seen = idx.hits
     cache = _ROLES
-    n = 0
-    # iter(Element) skips comments and processing instructions in C. One keys() call says
-    # which attributes are there: most elements have no class or id, and a get() per
-    # attribute costs as much as keys().
-    for el in root.iter(etree.Element):
+    for el in tree.css(_QUERY):
+        key = el.mem_id
+        if key in seen:
+            continue  # the same element again, for the next entry of the query it matches
         tag = el.tag
         if tag in _SKIP:
-            if tag in _CODE and el.text:
-                idx.plain = False
             continue
-        n += 1
+        seen.add(key)
+        attrs = el.attributes
         hit = False
-        has_prop = False
-        keys = el.keys()
-        if keys:
-            cls = el.get("class") if "class" in keys else None
-            ident = el.get("id") if "id" in keys else None
-            if cls is not None or ident is not None:
-                roles = cache.get((cls, ident))
-                if roles is None:
-                    roles = _roles(cls, ident)
-                if roles:
-                    hit = True
-                    if roles & _PRICED:
-                        priced.append(el)
-                    if roles & _STOCK:
-                        stock.append(el)
-                    if roles & _CONTROL:
-                        controls.append(el)
-            has_prop = not _PROPS.isdisjoint(keys)
+        cls = attrs.get("class")
+        ident = attrs.get("id")
+        if cls is not None or ident is not None:
+            roles = cache.get((cls, ident))
+            if roles is None:
+                roles = _roles(cls, ident)
+            if roles:
+                hit = True
+                if roles & _PRICED:
+                    priced.append(el)
+                if roles & _STOCK:
+                    stock.append(el)
+                if roles & _CONTROL:
+                    controls.append(el)
+        has_prop = "itemprop" in attrs or "property" in attrs or "itemscope" in attrs
         if tag in _CART_TAGS:
             if not hit:
                 controls.append(el)
-                hit = True
         elif tag == "meta":
             idx.metas.append(el)
-            hit = has_prop and ("itemprop" in keys or "property" in keys)
         elif tag == "h1":
             idx.h1.append(el)
-            hit = True
         elif tag == "title" and idx.title is None:
             idx.title = el
         if has_prop:
             props.append(el)
-            hit = True
-        if hit:
-            order[el] = n
     return idx
+
+
+def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
+    """Signed distances, in elements of document order, from ``anchor`` to the elements less
+    than ``before`` ahead of it and less than ``after`` behind it, by mem_id.
+
+    The heuristic weighs a price by its closeness to the product heading; only this window
+    matters, so the walk visits a few hundred nodes instead of numbering the whole page.
+    """
+    out: dict[int, int] = {anchor.mem_id: 0}
+    n = 0
+    # Behind: the anchor's subtree (a lazy walk in C), then each ancestor's next siblings'.
+    node: LexborNode | None = anchor
+    while node is not None:
+        walk = node.traverse()
+        if node is anchor:
+            next(walk)
+        for el in walk:
+            tag = el.tag
+            if not tag or tag[0] == "-" or tag in _SKIP:
+                continue
+            n += 1
+            if n >= after:
+                break
+            out[el.mem_id] = n
+        if n >= after:
+            break
+        sibling = node.next
+        while sibling is None:
+            node = node.parent
+            if node is None or node.tag == "-document":
+                break
+            sibling = node.next
+        node = sibling
+    # Ahead, in reverse document order: the previous sibling's deepest last descendant, or
+    # else the parent.
+    n = 0
+    node = anchor
+    while True:
+        prev = node.prev
+        if prev is not None:
+            node = prev
+            child = node.last_child
+            while child is not None:
+                node = child
+                child = node.last_child
+        else:
+            parent = node.parent
+            if parent is None:
+                break
+            node = parent
+        tag = node.tag
+        if tag == "-document":
+            break
+        if not tag or tag[0] == "-" or tag in _SKIP:
+            continue
+        n += 1
+        if n >= before:
+            break
+        out[node.mem_id] = -n
+    return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+
+from selectolax.lexbor import LexborNode
 
 from pricewatch.extract.availability import schema_availability
 from pricewatch.extract.candidates import Candidate, Findings, Signal
@@ -22,75 +24,102 @@ _META_PRICES = {
 _MAX = 40
 
 
-def _scope(el: Any) -> Any:
-    """The nearest itemscope/typeof ancestor (the Offer or Product the price belongs to)."""
-    for anc in el.iterancestors():
-        if anc.get("itemscope") is not None or anc.get("typeof") is not None:
-            return anc
-    return el.getroottree().getroot()
+def _ancestors(el: LexborNode) -> Iterator[LexborNode]:
+    node = el.parent
+    while node is not None and node.tag != "-document":
+        yield node
+        node = node.parent
 
 
-def _scoped(props: list[Any], scope: Any, name: str, plain: bool) -> str | None:
+class _Scopes:
+    """The nearest itemscope/typeof ancestor of each element (the Offer or Product its
+    property belongs to), each element's answer worked out once per page."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, LexborNode | None] = {}
+
+    def of(self, el: LexborNode) -> LexborNode | None:
+        """The scope element, or None for the page itself."""
+        key = el.mem_id
+        if key not in self.known:
+            self.known[key] = next(
+                (a for a in _ancestors(el) if "itemscope" in (attrs := a.attributes)
+                 or "typeof" in attrs),
+                None,
+            )
+        return self.known[key]
+
+
+def _scoped(
+    props: list[LexborNode], scopes: _Scopes, scope: LexborNode | None, name: str
+) -> str | None:
     """The value of the first itemprop/property ``name`` that belongs to ``scope``."""
     for hit in props:
-        if hit.get("itemprop") != name and hit.get("property") not in (name, f"schema:{name}"):
+        attrs = hit.attributes
+        if attrs.get("itemprop") != name and attrs.get("property") not in (
+            name,
+            f"schema:{name}",
+        ):
             continue
-        if _scope(hit) is not scope:
+        if scopes.of(hit) != scope:
             continue
-        value = hit.get("content") or hit.get("href") or hit.get("value")
-        value = value or text_of(hit, 80, plain=plain)
+        value = attrs.get("content") or attrs.get("href") or attrs.get("value")
+        value = value or text_of(hit, 80)
         if value:
             return str(value).strip()
     return None
 
 
-def _in_product_scope(el: Any) -> bool:
-    for anc in el.iterancestors():
-        typ = (anc.get("itemtype") or anc.get("typeof") or "").lower()
+def _in_product_scope(el: LexborNode) -> bool:
+    for anc in _ancestors(el):
+        attrs = anc.attributes
+        typ = (attrs.get("itemtype") or attrs.get("typeof") or "").lower()
         if "product" in typ:
             return True
     return False
 
 
+def _prop(el: LexborNode) -> str:
+    attrs = el.attributes
+    return (attrs.get("itemprop") or attrs.get("property") or "").lower()
+
+
 def _microdata(doc: Document, found: Findings) -> None:
     props = doc.index.props
-    plain = doc.index.plain
-    elements = [
-        el
-        for el in props
-        if (el.get("itemprop") or el.get("property") or "").lower() in _PRICE_PROPS
-    ][:_MAX]
+    scopes = _Scopes()
+    elements = [el for el in props if _prop(el) in _PRICE_PROPS][:_MAX]
     seen_price = False
     # One Offer with two prices ("price-standard" 39.90, "price-sales" 1.90): the one labelled
     # as the current price is the price, the others are list prices.
-    scopes: dict[Any, list[Any]] = {}
+    groups: dict[LexborNode | None, list[LexborNode]] = {}
     for el in elements:
-        scopes.setdefault(_scope(el), []).append(el)
+        groups.setdefault(scopes.of(el), []).append(el)
     listed = {
         el
-        for group in scopes.values()
+        for group in groups.values()
         if len(group) > 1 and any(has_sale_label(e) for e in group)
         for el in group
         if not has_sale_label(el)
     }
     for el in elements:
-        prop = (el.get("itemprop") or el.get("property") or "").lower()
-        kind = "RDFa" if el.get("property") else "microdata"
-        scope = _scope(el)
-        cur_text = _scoped(props, scope, "priceCurrency", plain)
+        prop = _prop(el)
+        attrs = el.attributes
+        kind = "RDFa" if attrs.get("property") else "microdata"
+        scope = scopes.of(el)
+        cur_text = _scoped(props, scopes, scope, "priceCurrency")
         currency = to_iso(cur_text, doc.hints.currency) if cur_text else None
-        raw = el.get("content")
+        raw = attrs.get("content")
         if raw is not None:
             amount = parse_machine(raw, doc.hints, currency)
             shown = f"content={raw!r}"
         else:
-            raw = shown_text(el, 80, plain=plain)
+            raw = shown_text(el, 80)
             amount, text_currency = parse_with_hints(raw, doc.hints, currency_hint=currency)
             currency = currency or text_currency
             shown = repr(raw[:60])
         if amount is None:
             continue
-        avail = schema_availability(_scoped(props, scope, "availability", plain))
+        avail = schema_availability(_scoped(props, scopes, scope, "availability"))
         conf = 0.85 if not seen_price else 0.6
         if not _in_product_scope(el):
             conf -= 0.15
@@ -118,8 +147,9 @@ def _meta(doc: Document, found: Findings) -> None:
     metas = doc.index.metas[:400]
     values: dict[str, str] = {}
     for meta in metas:
-        key = (meta.get("property") or meta.get("name") or "").strip().lower()
-        content = meta.get("content")
+        attrs = meta.attributes
+        key = (attrs.get("property") or attrs.get("name") or "").strip().lower()
+        content = attrs.get("content")
         if key and content is not None and key not in values:
             values[key] = content.strip()
     for key, (cur_key, conf) in _META_PRICES.items():

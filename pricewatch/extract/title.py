@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from selectolax.lexbor import LexborNode
 
 from pricewatch.extract.document import text_of
 from pricewatch.extract.index import PageIndex
@@ -20,18 +21,21 @@ def _clean(value: str | None) -> str | None:
     return text[:_MAX] if text else None
 
 
-def _text(index: PageIndex, el: Any) -> str:
-    return text_of(el, _MAX, plain=index.plain)
+def _text(el: LexborNode) -> str:
+    return text_of(el, _MAX)
 
 
 def _og_title(index: PageIndex) -> str | None:
     for meta in index.metas:
-        if (meta.get("property") or meta.get("name")) == "og:title" and _clean(meta.get("content")):
-            return _clean(meta.get("content"))
+        attrs = meta.attributes
+        if (attrs.get("property") or attrs.get("name")) == "og:title" and (
+            title := _clean(attrs.get("content"))
+        ):
+            return title
     return None
 
 
-def main_heading(index: PageIndex) -> tuple[Any | None, bool]:
+def main_heading(index: PageIndex) -> tuple[LexborNode | None, bool]:
     """The product's <h1> and whether the page's <title>/og:title vouch for it.
 
     Pages often carry several <h1> (a promotion banner, "Reviews", "Description"); the
@@ -39,12 +43,12 @@ def main_heading(index: PageIndex) -> tuple[Any | None, bool]:
     """
     if not index.h1:
         return None, False
-    page_title = _text(index, index.title) if index.title is not None else ""
+    page_title = _text(index.title) if index.title is not None else ""
     reference = " ".join(t for t in (_og_title(index), page_title) if t)
     known = set(_WORD.findall(reference.lower()))
     best, best_score = index.h1[0], (0.0, 0)
     for heading in index.h1[:_MAX_HEADINGS]:
-        seen = set(_WORD.findall(_text(index, heading).lower()))
+        seen = set(_WORD.findall(_text(heading).lower()))
         if not seen:
             continue
         shared = len(seen & known)
@@ -62,7 +66,7 @@ def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str |
     # Pages with many <h1> use them for layout; one to three is a product heading, and so is
     # one the page title repeats.
     if heading is not None and (vouched or len(index.h1) <= 3):
-        title = _clean(_text(index, heading))
+        title = _clean(_text(heading))
         if title and len(title) >= 3:
             return title
     og = _og_title(index)
@@ -71,5 +75,5 @@ def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str |
     if jsonld_name:
         return _clean(jsonld_name)
     if index.title is not None:
-        return _clean(_text(index, index.title))
+        return _clean(_text(index.title))
     return None
