@@ -2,9 +2,10 @@
 
 Runs the load shop and one pricewatch contender under ``py-spy record`` (every thread, so the
 aiosqlite writer thread counts too), then attributes each sample to the innermost frame that
-names an area: extraction (split into the lxml parse, availability, title and the explicit
-rule), the fetch path (pricewatch.fetch + aiohttp), the writer/store, the round runner and
-pipeline, the event loop itself, and start-up (imports, config) outside the timed phase.
+names an area: extraction (split into the Lexbor parse, the index query, availability, title
+and the explicit rule), the fetch path (pricewatch.fetch + aiohttp), the writer/store, the
+round runner and pipeline, the event loop itself, and start-up (imports, config) outside the
+timed phase.
 
     python -m bench.profile [--pages 1000] [--top 15]
 """
@@ -33,7 +34,8 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     (STARTUP, ("<frozen importlib", "pricewatch/config.py", "yamlsource.py", "yaml/",
                "pydantic")),
     ("extract: availability (visible_signals)", ("extract/availability.py",)),
-    ("extract: lxml parse (parse_tree)", ("parse_tree (",)),
+    ("extract: Lexbor parse (parse_tree)", ("parse_tree (",)),
+    ("extract: index (one CSS query)", ("extract/index.py",)),
     ("extract: title", ("extract/title.py",)),
     ("extract: explicit rule + price parsing", ("extract/explicit.py", "extract/money.py",
                                                 "extract/locales.py")),

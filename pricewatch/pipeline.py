@@ -48,9 +48,9 @@ def utcnow() -> datetime:
 
 def extract_pool(threads: int | None = None) -> ThreadPoolExecutor | None:
     """Threads for parsing pages (None: one per core, at most 4; 0: no pool, parse in the
-    event loop). lxml parses and runs XPath with the GIL released, so on 2 cores one thread
-    per core gave 1.5x the pages/s of parsing in the loop at the same CPU per page (measured
-    with bench/throughput.py); more threads only added GIL contention."""
+    event loop). Lexbor (and lxml, for XPath rules) parses with the GIL released, so on 2
+    cores one thread per core gave 1.5x the pages/s of parsing in the loop at the same CPU per
+    page (measured with bench/throughput.py); more threads only added GIL contention."""
     count = min(4, os.cpu_count() or 1) if threads is None else threads
     return ThreadPoolExecutor(count, thread_name_prefix="extract") if count else None
 
@@ -76,7 +76,7 @@ async def check_offer(
         )
         found = None
         if executor is not None and fetched.outcome is Outcome.OK and not fetched.not_modified:
-            # lxml parses and runs XPath with the GIL released: in a worker thread that work
+            # Lexbor parses with the GIL released: in a worker thread that work
             # leaves the event loop free for the other requests' I/O (no loop lag, no false
             # timeouts) and can use a second core, without the pickling a process pool costs.
             found = await asyncio.get_running_loop().run_in_executor(

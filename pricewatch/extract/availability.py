@@ -112,15 +112,16 @@ def _excluded_here(node: LexborNode) -> bool:
     return bool(label.strip() and _ZONE.search(label))
 
 
-def _in_excluded_zone(el: LexborNode, known: dict[LexborNode, bool]) -> bool:
+def _in_excluded_zone(el: LexborNode, known: dict[int, bool]) -> bool:
     """Hidden templates and related-product carousels carry their own stock labels and cart
     buttons, which say nothing about the product itself. ``known`` keeps each ancestor's
-    answer for the page's other labels and buttons."""
+    answer for the page's other labels and buttons, by mem_id (a LexborNode's == compares
+    serialized markup)."""
     chain: list[LexborNode] = []
     node: LexborNode | None = el
     excluded = False
     while node is not None and node.tag != "-document":
-        seen = known.get(node)
+        seen = known.get(node.mem_id)
         if seen is not None:
             excluded = seen
             break
@@ -128,7 +129,7 @@ def _in_excluded_zone(el: LexborNode, known: dict[LexborNode, bool]) -> bool:
         node = node.parent
     for node in reversed(chain):
         excluded = excluded or _excluded_here(node)
-        known[node] = excluded
+        known[node.mem_id] = excluded
     return excluded
 
 
@@ -145,7 +146,7 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         el for el in index.props if el.attributes.get("itemprop") == "availability"
     ][:5]
     cart_elements = index.controls[:200]
-    known: dict[LexborNode, bool] = {}
+    known: dict[int, bool] = {}
     for el in stock_elements:
         if _in_excluded_zone(el, known):
             continue

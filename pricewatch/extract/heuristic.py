@@ -167,15 +167,17 @@ class _Zones:
     another one.
     """
 
-    def __init__(self, keep: frozenset[LexborNode]) -> None:
+    def __init__(self, keep: frozenset[int]) -> None:
         self.keep = keep
-        self.known: dict[LexborNode, bool] = {}
+        # By mem_id: a LexborNode's == compares serialized markup, so a dict keyed by nodes
+        # would serialize an ancestor's whole subtree on every lookup.
+        self.known: dict[int, bool] = {}
 
     def _skip(self, node: LexborNode) -> bool:
         if _hidden(node):
             return True
         label = _label(node)
-        return bool(label.strip()) and node not in self.keep and _zone(label)
+        return bool(label.strip()) and node.mem_id not in self.keep and _zone(label)
 
     def above(self, el: LexborNode | None) -> bool:
         """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
@@ -183,7 +185,7 @@ class _Zones:
         node = el
         skip = False
         while node is not None:
-            known = self.known.get(node)
+            known = self.known.get(node.mem_id)
             if known is not None:
                 skip = known
                 break
@@ -193,7 +195,7 @@ class _Zones:
             node = node.parent
         for node in reversed(chain):
             skip = skip or self._skip(node)
-            self.known[node] = skip
+            self.known[node.mem_id] = skip
         return skip
 
 
@@ -300,10 +302,10 @@ def extract(doc: Document, found: Findings) -> None:
     index = doc.index
     heading_el, _ = main_heading(index)
     near = None
-    keep: frozenset[LexborNode] = frozenset()
+    keep: frozenset[int] = frozenset()
     if heading_el is not None:
         near = distances(heading_el, before=_AHEAD, after=_BEHIND)
-        keep = frozenset(_ancestors(heading_el))
+        keep = frozenset(a.mem_id for a in _ancestors(heading_el))
     zones = _Zones(keep)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"

@@ -117,6 +117,26 @@ def build(tree: LexborHTMLParser) -> PageIndex:
     return idx
 
 
+def _uncounted_ids() -> frozenset[int]:
+    """Lexbor's tag ids of the nodes a distance does not count: _SKIP elements, text,
+    comments, the document (ints compare without building a tag-name str per node)."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    probe = LexborHTMLParser(
+        b"<body><!--c--><noscript></noscript><template></template><svg><path/></svg>x</body>"
+    )
+    root = probe.root
+    assert root is not None
+    assert root.parent is not None
+    ids = {node.tag_id for node in root.traverse(include_text=True)
+           if node.tag in _SKIP or not node.is_element_node}
+    ids.add(root.parent.tag_id)
+    return frozenset(ids)
+
+
+_UNCOUNTED = _uncounted_ids()
+
+
 def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
     """Signed distances, in elements of document order, from ``anchor`` to the elements less
     than ``before`` ahead of it and less than ``after`` behind it, by mem_id.
@@ -125,6 +145,7 @@ def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
     matters, so the walk visits a few hundred nodes instead of numbering the whole page.
     """
     out: dict[int, int] = {anchor.mem_id: 0}
+    uncounted = _UNCOUNTED
     n = 0
     # Behind: the anchor's subtree (a lazy walk in C), then each ancestor's next siblings'.
     node: LexborNode | None = anchor
@@ -133,8 +154,7 @@ def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
         if node is anchor:
             next(walk)
         for el in walk:
-            tag = el.tag
-            if not tag or tag[0] == "-" or tag in _SKIP:
+            if el.tag_id in uncounted:
                 continue
             n += 1
             if n >= after:
@@ -163,13 +183,10 @@ def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
                 child = node.last_child
         else:
             parent = node.parent
-            if parent is None:
+            if parent is None or parent.tag == "-document":
                 break
             node = parent
-        tag = node.tag
-        if tag == "-document":
-            break
-        if not tag or tag[0] == "-" or tag in _SKIP:
+        if node.tag_id in uncounted:
             continue
         n += 1
         if n >= before:

@@ -33,26 +33,30 @@ def _ancestors(el: LexborNode) -> Iterator[LexborNode]:
 
 class _Scopes:
     """The nearest itemscope/typeof ancestor of each element (the Offer or Product its
-    property belongs to), each element's answer worked out once per page."""
+    property belongs to), as that ancestor's mem_id (0 for the page itself), each element's
+    answer worked out once per page.
+
+    Ids, not nodes: a LexborNode's ``==`` compares serialized markup, so two different
+    offers with the same HTML would be one scope, and each comparison would serialize both.
+    """
 
     def __init__(self) -> None:
-        self.known: dict[int, LexborNode | None] = {}
+        self.known: dict[int, int] = {}
 
-    def of(self, el: LexborNode) -> LexborNode | None:
-        """The scope element, or None for the page itself."""
+    def of(self, el: LexborNode) -> int:
         key = el.mem_id
-        if key not in self.known:
-            self.known[key] = next(
-                (a for a in _ancestors(el) if "itemscope" in (attrs := a.attributes)
+        scope = self.known.get(key)
+        if scope is None:
+            scope = next(
+                (a.mem_id for a in _ancestors(el) if "itemscope" in (attrs := a.attributes)
                  or "typeof" in attrs),
-                None,
+                0,
             )
-        return self.known[key]
+            self.known[key] = scope
+        return scope
 
 
-def _scoped(
-    props: list[LexborNode], scopes: _Scopes, scope: LexborNode | None, name: str
-) -> str | None:
+def _scoped(props: list[LexborNode], scopes: _Scopes, scope: int, name: str) -> str | None:
     """The value of the first itemprop/property ``name`` that belongs to ``scope``."""
     for hit in props:
         attrs = hit.attributes
@@ -91,11 +95,11 @@ def _microdata(doc: Document, found: Findings) -> None:
     seen_price = False
     # One Offer with two prices ("price-standard" 39.90, "price-sales" 1.90): the one labelled
     # as the current price is the price, the others are list prices.
-    groups: dict[LexborNode | None, list[LexborNode]] = {}
+    groups: dict[int, list[LexborNode]] = {}
     for el in elements:
         groups.setdefault(scopes.of(el), []).append(el)
     listed = {
-        el
+        el.mem_id
         for group in groups.values()
         if len(group) > 1 and any(has_sale_label(e) for e in group)
         for el in group
@@ -135,7 +139,7 @@ def _microdata(doc: Document, found: Findings) -> None:
                 role="low"
                 if "low" in prop
                 else "list"
-                if el in listed or is_struck(el)
+                if el.mem_id in listed or is_struck(el)
                 else "current",
             )
         )

@@ -7,7 +7,10 @@ from decimal import Decimal
 import pytest
 
 from pricewatch.errors import ExtractionError
-from pricewatch.extract import explain, extract
+from pricewatch.extract import explain, explicit, extract
+from pricewatch.extract.candidates import Candidate
+from pricewatch.extract.document import Document
+from pricewatch.extract.rules import compile_css
 from pricewatch.models import ExtractSpec
 
 PAGE = """<html lang="en"><head><title>Widget - Shop</title></head><body>
@@ -140,3 +143,48 @@ def test_selector_into_a_script_still_works() -> None:
     missing = extract(page, url="https://shop.example/p", spec=ExtractSpec(selector=".nope"))
     assert missing.price is None
     assert missing.error == "selector '.nope' matched nothing"
+
+
+def test_each_rule_builds_only_the_tree_it_runs_on() -> None:
+    """A CSS rule runs on the Lexbor tree and never parses with lxml; an XPath rule runs on
+    lxml and leaves the Lexbor tree unbuilt."""
+    css = Document(PAGE, "https://x.com", ExtractSpec(selector=".price"))
+    assert isinstance(explicit.run(css), Candidate)
+    assert "lxml_root" not in vars(css)
+    xpath = Document(PAGE, "https://x.com", ExtractSpec(xpath="//div[@class='price']"))
+    assert isinstance(explicit.run(xpath), Candidate)
+    assert not xpath._parsed
+
+
+def test_css_lexbor_cannot_run_falls_back_to_lxml() -> None:
+    """cssselect's :contains() is no Lexbor selector: it runs as cssselect's XPath on lxml,
+    with the same result and evidence a Lexbor selector gives."""
+    rule = compile_css("div:contains('Now')")
+    assert rule.xpath is not None
+    assert compile_css(".price").xpath is None
+    r = extract(PAGE, url="https://x.com", spec=ExtractSpec(selector="div:contains('Now')"))
+    assert (r.price, r.extractor) == (Decimal("19.99"), "selector")
+    assert "<div class='price'>" in (r.evidence or "")
+
+
+def test_selectors_only_lexbor_knows_are_accepted() -> None:
+    """Selectors Lexbor runs but cssselect never knew (:has) work too."""
+    r = extract(PAGE, url="https://x.com", spec=ExtractSpec(selector="body:has(h1) .price"))
+    assert r.price == Decimal("19.99")
+
+
+def test_selector_neither_engine_runs_is_a_rule_error() -> None:
+    """A selector neither Lexbor nor cssselect can run is rejected with cssselect's reason."""
+    for bad in ("div:first", "a::text", "..price", ""):
+        with pytest.raises(ExtractionError, match="invalid CSS selector"):
+            compile_css(bad)
+
+
+def test_bare_attribute_reads_as_empty() -> None:
+    """``attribute`` naming a valueless attribute matches it (as the empty string), so the
+    error says the element holds no price rather than that nothing matched."""
+    page = '<div class="price" data-amount>$5</div>'
+    r = extract(page, url="https://x.com",
+                spec=ExtractSpec(selector=".price", attribute="data-amount"))
+    assert r.price is None
+    assert "none holds a price" in (r.error or "")
