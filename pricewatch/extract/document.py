@@ -175,6 +175,15 @@ class Document:
         return build(tree) if tree is not None else PageIndex()
 
     @cached_property
+    def facts_index(self) -> PageIndex:
+        """The index availability and the title read, without price-labelled elements: the
+        cheaper query when an explicit rule already found the price (``index`` when built)."""
+        if "index" in self.__dict__:
+            return self.index
+        tree = self.tree
+        return build(tree, prices=False) if tree is not None else PageIndex()
+
+    @cached_property
     def html_lang(self) -> str | None:
         match = _HTML_LANG.search(self.text, 0, 20000)
         return match.group(1) if match else None

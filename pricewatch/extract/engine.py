@@ -49,12 +49,11 @@ def _run(doc: Document) -> Report:
             error = why
         elif winner is not None:
             found.notes.append(f"chosen by the rule: {why}")
-        elif winner is not None and error is not None:
-            found.notes.append(f"explicit rule failed: {error}")
             error = None
     root = doc.root if doc.text else None
+    index = doc.index if auto else doc.facts_index
     if root is not None:
-        found.signals.extend(availability.visible_signals(doc.index))
+        found.signals.extend(availability.visible_signals(index))
     stock = availability.decide(found.signals)
     in_stock = stock.in_stock if stock is not None else None
     stock_evidence = stock.evidence if stock is not None else None
@@ -64,7 +63,7 @@ def _run(doc: Document) -> Report:
         in_stock = True if winner.in_stock is None else winner.in_stock
         stock_evidence = "assumed: a price is shown and nothing says out of stock"
     name = found.names[0] if found.names else None
-    title = find_title(doc.index if root is not None else None, name)
+    title = find_title(index if root is not None else None, name)
     evidence = winner.evidence if winner is not None else None
     if stock_evidence is not None and evidence is not None:
         evidence = f"{evidence}; availability: {stock_evidence}"

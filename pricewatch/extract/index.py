@@ -28,15 +28,21 @@ _MAX_ROLES = 10_000
 # so every element with a role is a hit; the other entries are the tags and attributes the
 # extractors read. Lexbor returns hits in document order, an element once per entry it
 # matches.
-_QUERY = ", ".join(
-    [
-        f"[{attr}*={word} i]"
-        for word in _PRICE_WORDS + _STOCK_WORDS + _CONTROL_WORDS
-        for attr in ("class", "id")
-    ]
-    + [f"[{attr}]" for attr in _PROPS]
-    + ["meta", "h1", "title", "button", "input"]
-)
+
+
+def _query(words: tuple[str, ...]) -> str:
+    return ", ".join(
+        [f"[{attr}*={word} i]" for word in words for attr in ("class", "id")]
+        + [f"[{attr}]" for attr in _PROPS]
+        + ["meta", "h1", "title", "button", "input"]
+    )
+
+
+_QUERY = _query(_PRICE_WORDS + _STOCK_WORDS + _CONTROL_WORDS)
+# For an offer whose own rule found the price, only availability and the title read the
+# index: each substring test is a pass over every element, and price-labelled elements are
+# the most numerous hits (product tiles), so leaving them out saves a fifth of the extraction.
+_QUERY_NO_PRICES = _query(_STOCK_WORDS + _CONTROL_WORDS)
 
 
 @dataclass(slots=True)
@@ -72,13 +78,13 @@ def _roles(cls: str | None, ident: str | None) -> int:
     return roles
 
 
-def build(tree: LexborHTMLParser) -> PageIndex:
-    """Run the query once and file the hits."""
+def build(tree: LexborHTMLParser, *, prices: bool = True) -> PageIndex:
+    """Run the query once and file the hits; without ``prices``, ``priced`` stays empty."""
     idx = PageIndex()
     priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
     seen = idx.hits
     cache = _ROLES
-    for el in tree.css(_QUERY):
+    for el in tree.css(_QUERY if prices else _QUERY_NO_PRICES):
         key = el.mem_id
         if key in seen:
             continue  # the same element again, for the next entry of the query it matches
@@ -96,7 +102,7 @@ def build(tree: LexborHTMLParser) -> PageIndex:
                 roles = _roles(cls, ident)
             if roles:
                 hit = True
-                if roles & _PRICED:
+                if roles & _PRICED and prices:
                     priced.append(el)
                 if roles & _STOCK:
                     stock.append(el)

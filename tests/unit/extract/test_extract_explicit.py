@@ -188,3 +188,22 @@ def test_bare_attribute_reads_as_empty() -> None:
                 spec=ExtractSpec(selector=".price", attribute="data-amount"))
     assert r.price is None
     assert "none holds a price" in (r.error or "")
+
+
+SOLD_OUT = """<html><head><title>Lamp</title></head><body><h1>Desk Lamp</h1>
+<div class="buybox"><span class="price">$40.00</span>
+<p class="stock-status">Sold out</p><button class="add-to-cart" disabled>Add to cart</button>
+</div><ul class="related"><li><span class="price">$9.00</span></li></ul></body></html>"""
+
+
+def test_explicit_rule_reads_stock_and_title_from_the_index_without_prices() -> None:
+    """When the offer's own rule found the price, availability and the title come from the
+    cheaper index that leaves price-labelled elements out, and say the same."""
+    doc = Document(SOLD_OUT, "https://shop.example.com/p", ExtractSpec(selector=".buybox .price"))
+    assert doc.facts_index.priced == []
+    assert [el.text() for el in doc.facts_index.stock] == ["Sold out"]
+    r = extract(SOLD_OUT, url="https://shop.example.com/p",
+                spec=ExtractSpec(selector=".buybox .price"))
+    auto = extract(SOLD_OUT, url="https://shop.example.com/p", spec=ExtractSpec())
+    assert (r.price, r.in_stock, r.title) == (Decimal("40.00"), False, "Desk Lamp")
+    assert (auto.in_stock, auto.title) == (r.in_stock, r.title)
