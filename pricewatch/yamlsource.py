@@ -57,7 +57,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
-def load(text: str, *, file: str, environ: Mapping[str, str]) -> Located:
+def load(text: str | bytes, *, file: str, environ: Mapping[str, str]) -> Located:
     """Parse ``text`` as one YAML document; errors are ConfigError with file and line."""
     streamed = stream(text, file=file, environ=environ, key=None)
     return streamed.top
@@ -69,7 +69,7 @@ class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
     document is ~6 million node and mark objects (630 MB); one product at a time is a few dozen.
     Anchors stay known across parts, as in a whole-document load."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str | bytes) -> None:
         self._parser: Any = _Loader(text)  # the stubs leave the event methods untyped
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
@@ -140,7 +140,7 @@ class Streamed:
     top: Located
     key: str | None
     streamed: bool  # False: the sequence was built with ``top`` (an anchored one, say)
-    _text: str
+    _text: str | bytes  # bytes: libyaml reads them in place; a str it copies as UTF-8
     _file: str
     _environ: Mapping[str, str]
 
@@ -177,12 +177,13 @@ class Streamed:
                     index += 1
                 return
         except yaml.YAMLError as exc:  # the first pass saw the whole text parse; defensive
-            raise _yaml_error(exc, self._file) from exc
+            raise _yaml_error(exc, self._file, self._text) from exc
         finally:
             composer.dispose()
 
 
-def stream(text: str, *, file: str, environ: Mapping[str, str], key: str | None) -> Streamed:
+def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str | None
+           ) -> Streamed:
     """Parse the document, building everything but the top-level sequence ``key``, whose items
     ``Streamed.items()`` then builds one at a time. The whole text is parsed here, so a syntax
     error anywhere, a duplicate key or a missing variable outside ``key`` is raised now."""
@@ -192,7 +193,7 @@ def stream(text: str, *, file: str, environ: Mapping[str, str], key: str | None)
         except _AnchorSkipped:
             node, streamed = _first_pass(text, key, compose_items=True)
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from exc
+        raise _yaml_error(exc, file, text) from exc
     lines: dict[Path, int] = {}
     if node is None:
         return Streamed(Located({}, lines), key, False, text, file, environ)
@@ -204,7 +205,7 @@ class _AnchorSkipped(Exception):
     """The skipped sequence defined an anchor, which something after it may use."""
 
 
-def _first_pass(text: str, key: str | None, *, compose_items: bool
+def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
                 ) -> tuple[yaml.Node | None, bool]:
     composer = _Composer(text)
     try:
@@ -254,7 +255,12 @@ def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
     return node, skipped
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str | bytes) -> ConfigError:
+    if isinstance(exc, yaml.reader.ReaderError):  # e.g. bytes that are not UTF-8
+        head = text[: exc.position]
+        lines = head.count("\n") if isinstance(head, str) else head.count(b"\n")
+        return ConfigError(f"cannot read: {exc.reason} (character {exc.character!r})",
+                           file=file, line=lines + 1)
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
