@@ -17,6 +17,7 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ class Daemon:
         self.metrics = Metrics(registry or CollectorRegistry())
         self.port: int | None = None  # the bound /metrics port, once serving
         self._offers: dict[str, Offer] = {o.key: o for o in settings.offers()}
-        self._ids: dict[str, int] = {}
+        self._ids: Mapping[str, int] = {}
         self._previous: dict[str, Previous] = {}
         self._last_checked: dict[str, datetime] = {}
         self._latest: dict[str, Check] = {}  # each offer's newest check, for the status page
