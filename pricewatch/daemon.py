@@ -82,6 +82,7 @@ class Daemon:
         self._fetcher: Fetcher | None = None
         self._scheduler: Scheduler | None = None
         self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
+        self._slots = asyncio.Semaphore(settings.model.http.concurrency)
         self._alerts: AlertService | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -199,7 +200,8 @@ class Daemon:
     async def _load_state(self, engine: AsyncEngine) -> None:
         offers = list(self._offers.values())
         self._ids = await sync(engine, offers)
-        self._previous = await load_previous(engine, self._ids)
+        # Every offer's last good check: the status page and the restored gauges show it.
+        self._previous = await load_previous(engine, self._ids, every_offer=True)
         async with engine.connect() as conn:
             # All offers, filtered here: an IN list of every id breaks past 32,767 offers on
             # Postgres (asyncpg's bind-parameter limit).
@@ -239,11 +241,20 @@ class Daemon:
         assert task is not None
         assert self._fetcher is not None
         self._inflight[key] = task
-        self.metrics.jobs_running.inc()
         started = utcnow()
         try:
-            result = await check_offer(offer, self._fetcher, previous=self._previous.get(key),
-                                       executor=self._pool)
+            # A slot covers fetch and extraction: the fetcher's own limit frees its slot once
+            # the body is read, so when parsing is slower than fetching (100,000 offers due
+            # in one catch-up window), fetched pages queued for the parser without bound
+            # (RSS passed 2 GB in two minutes).
+            async with self._slots:
+                self.metrics.jobs_running.inc()
+                try:
+                    result = await check_offer(offer, self._fetcher,
+                                               previous=self._previous.get(key),
+                                               executor=self._pool)
+                finally:
+                    self.metrics.jobs_running.dec()
         except asyncio.CancelledError:
             self._record(offer, CheckResult(Check(
                 key, started, Outcome.CANCELLED,
@@ -252,7 +263,6 @@ class Daemon:
             raise
         finally:
             self._inflight.pop(key, None)
-            self.metrics.jobs_running.dec()
         self._record(offer, result)
 
     def _record(self, offer: Offer, result: CheckResult) -> None:

@@ -53,14 +53,14 @@ class RoundSummary:
 _IN_LIST_MAX = 10_000
 
 
-async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str, Previous]:
-    """Validators and the last good check, for the offers that have validators: only they
-    can send a conditional request and get a 304 whose check reuses the last one. Offers
-    without validators get no entry (a Previous each was ~100 bytes x every offer)."""
+async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
+                        every_offer: bool = False) -> dict[str, Previous]:
+    """Validators and the last good check per offer. A round needs them only for offers that
+    have validators: only they send a conditional request, and only a 304 reuses the last
+    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
+    ``every_offer`` reads them all (the daemon shows every offer's last price)."""
     async with engine.connect() as conn:
-        # All offers, filtered below: an IN list of every id breaks past 32,767 offers on
-        # Postgres (asyncpg's bind-parameter limit).
-        rows = await validators(conn)
+        rows = await validators(conn, every_offer=every_offer)
         if not rows:
             return {}
         # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).

@@ -170,14 +170,14 @@ class OfferIds(Mapping[str, int]):
 
 
 async def validators(
-    conn: AsyncConnection,
+    conn: AsyncConnection, *, every_offer: bool = False
 ) -> dict[int, tuple[str | None, str | None, str | None]]:
     """``offer id -> (title, etag, last_modified)`` of the active offers that have an ETag or
-    a Last-Modified to send."""
+    a Last-Modified to send (``every_offer``: of every active offer)."""
     query = select(offers.c.id, offers.c.title, offers.c.etag, offers.c.last_modified).where(
-        offers.c.active.is_(True),
-        (offers.c.etag.is_not(None)) | (offers.c.last_modified.is_not(None)),
-    )
+        offers.c.active.is_(True))
+    if not every_offer:
+        query = query.where(offers.c.etag.is_not(None) | offers.c.last_modified.is_not(None))
     return {row.id: (row.title, row.etag, row.last_modified)
             for row in await conn.execute(query)}
 
