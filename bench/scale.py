@@ -95,13 +95,11 @@ def run_one(database: str, *, config: Path, work: Path, args: argparse.Namespace
             env={**os.environ, "PRICEWATCH_DATABASE_URL": url})
         assert proc.stdout is not None
         out = proc.stdout.read()
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"scale run on {database} failed (exit {proc.returncode})")
         result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-        result["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
         if database == "sqlite":
             result.update(_sqlite_size(path))
         else:
