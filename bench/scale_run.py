@@ -3,9 +3,10 @@
 The steps are ``pricewatch once``'s: the config file through the real loader (``config.load``,
 with ``PRICEWATCH_DATABASE_URL`` from the environment choosing the database), migrations,
 catalogue sync, then one round through the real Fetcher and CheckWriter. It reads its own peak
-RSS from /proc/self/status (VmHWM): once after loading the config (imports included), and once for the round alone (the kernel's high-water mark is reset in between
-through /proc/self/clear_refs), so a big config file and a big round are told apart; the
-process's peak is the larger of the two.
+RSS from /proc/self/status (VmHWM): once after loading the config (imports included), and once
+for the round alone (the kernel's high-water mark is reset in between through
+/proc/self/clear_refs), so a big config file and a big round are told apart; the process's
+peak is the larger of the two.
 
     PRICEWATCH_DATABASE_URL=sqlite:///x.db python -m bench.scale_run --config config.yaml
 """
