@@ -1,9 +1,11 @@
 """The scale run: one round of 100,000 offers against the load shop, on SQLite and Postgres.
 
-Each database gets a fresh pricewatch process (``bench.scale_run``): a SQLite file in a
-scratch folder, and a scratch Postgres database created and dropped here. Prints sustained
-pages/s, CPU per page, peak RSS (config loading and the round told apart) and the database's
-size per stored check.
+Each database gets a fresh pricewatch process (``bench.scale_run``) that loads the same
+config.yaml file, as ``pricewatch once`` would: a SQLite file in a scratch folder, and a
+scratch Postgres database created and dropped here (``PRICEWATCH_DATABASE_URL`` picks it).
+Prints sustained pages/s, CPU per page, the process's peak RSS (what the target is judged on:
+imports, config loading and the round together; also config loading and the round alone) and
+the database's size per stored check.
 
     python -m bench.scale [--offers 100000] [--latency 0.05] [--databases sqlite,postgres]
 """
@@ -24,6 +26,7 @@ import asyncpg
 
 from bench.harness import ROOT, Shop
 from bench.loadshop import url_of
+from bench.pricewatch_contender import config_text
 
 SCRATCH_DB = "pricewatch_bench_scale"
 
@@ -68,7 +71,15 @@ def _sqlite_size(path: Path) -> dict[str, int]:
     return out
 
 
-def run_one(database: str, *, urls: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def write_config(path: Path, count: int, *, port: int, args: argparse.Namespace) -> Path:
+    urls = [url_of(i, hosts=args.hosts, port=port) for i in range(count)]
+    path.write_text(config_text(urls, database_url="sqlite:///unused.db",
+                                connections=args.connections, hosts=args.hosts))
+    return path
+
+
+def run_one(database: str, *, config: Path, work: Path, args: argparse.Namespace
+            ) -> dict[str, Any]:
     admin = f"postgresql://{args.pg_user}@{args.pg_host}:{args.pg_port}/postgres"
     if database == "sqlite":
         path = work / "scale.db"
@@ -79,18 +90,16 @@ def run_one(database: str, *, urls: Path, work: Path, args: argparse.Namespace) 
         url = f"postgresql://{args.pg_user}@{args.pg_host}:{args.pg_port}/{SCRATCH_DB}"
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.scale_run", "--urls", str(urls), "--database-url",
-             url, "--connections", str(args.connections), "--hosts", str(args.hosts)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "bench.scale_run", "--config", str(config)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PRICEWATCH_DATABASE_URL": url})
         assert proc.stdout is not None
         out = proc.stdout.read()
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"scale run on {database} failed (exit {proc.returncode})")
         result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-        result["process_peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
         if database == "sqlite":
             result.update(_sqlite_size(path))
         else:
@@ -101,14 +110,12 @@ def run_one(database: str, *, urls: Path, work: Path, args: argparse.Namespace) 
     return result
 
 
-def _fit(offers: int, *, urls: Path, work: Path, args: argparse.Namespace) -> int:
+def _fit(offers: int, *, port: int, work: Path, args: argparse.Namespace) -> int:
     """As many offers as a pilot round on SQLite says fit in the budget (90% of it)."""
     pilot = min(offers, 2000)
-    lines = urls.read_text().splitlines()[:pilot]
     (work / "pilot").mkdir(exist_ok=True)
-    pilot_urls = work / "pilot.txt"
-    pilot_urls.write_text("\n".join(lines) + "\n")
-    result = run_one("sqlite", urls=pilot_urls, work=work / "pilot", args=args)
+    config = write_config(work / "pilot.yaml", pilot, port=port, args=args)
+    result = run_one("sqlite", config=config, work=work / "pilot", args=args)
     rate = pilot / result["round_seconds"]
     fit = min(offers, int(rate * args.budget * 0.9) // 1000 * 1000 or pilot)
     print(f"pilot: {pilot} offers at {rate:.0f} pages/s -> {fit} offers fit in "
@@ -122,9 +129,9 @@ def print_result(database: str, r: dict[str, Any]) -> None:
     print(f"{database}: {r['summary']}")
     print(f"  sustained {rate:.1f} pages/s, {1000 * r['cpu_seconds'] / r['offers']:.2f} CPU ms"
           f"/page; {r['rows']} rows stored, {r['dropped']} dropped")
-    print(f"  peak RSS: round {r['round_peak_rss_mb']:.0f} MB, config loading "
-          f"{r['config_peak_rss_mb']:.0f} MB (config took {r['config_seconds']:.1f}s, "
-          f"start-up {r['startup_seconds']:.1f}s)")
+    print(f"  peak RSS: process {r['process_peak_rss_mb']:.0f} MB (config loading "
+          f"{r['config_peak_rss_mb']:.0f} MB, round alone {r['round_peak_rss_mb']:.0f} MB; "
+          f"config took {r['config_seconds']:.1f}s, start-up {r['startup_seconds']:.1f}s)")
     size = f"  database: {r['database_bytes'] / 1e6:.1f} MB, {per_check:.0f} bytes per check"
     if "checks_table_bytes" in r:
         size += (f" ({r['checks_table_bytes'] / max(1, r['rows']):.0f} bytes of checks table "
@@ -155,17 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pricewatch-scale-") as tmp:
         work = Path(tmp)
         with Shop(hosts=args.hosts, latency=args.latency) as shop:
-            urls = work / "urls.txt"
-            urls.write_text("\n".join(url_of(i, hosts=args.hosts, port=shop.port)
-                                      for i in range(args.offers)) + "\n")
             offers = args.offers
             if args.budget:
-                offers = _fit(offers, urls=urls, work=work, args=args)
-            urls.write_text("\n".join(url_of(i, hosts=args.hosts, port=shop.port)
-                                      for i in range(offers)) + "\n")
+                offers = _fit(offers, port=shop.port, work=work, args=args)
+            config = write_config(work / "config.yaml", offers, port=shop.port, args=args)
             for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
                 try:
-                    results[database] = run_one(database, urls=urls, work=work, args=args)
+                    results[database] = run_one(database, config=config, work=work, args=args)
                 except (OSError, asyncpg.PostgresError, RuntimeError) as exc:
                     print(f"{database}: skipped: {exc}", flush=True)
                     continue
@@ -173,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.flush()
     target = 150
     for database, r in results.items():
-        met = r["round_peak_rss_mb"] <= target
-        print(f"target peak RSS <= {target} MB at {r['offers']} offers ({database}, round): "
-              f"{'met' if met else 'MISS'} ({r['round_peak_rss_mb']:.0f} MB)")
+        met = r["process_peak_rss_mb"] <= target
+        print(f"target peak RSS <= {target} MB at {r['offers']} offers ({database}, whole "
+              f"process): {'met' if met else 'MISS'} ({r['process_peak_rss_mb']:.0f} MB)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

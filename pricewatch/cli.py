@@ -39,7 +39,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     stores = {o.store for o in offers}
     intervals = sorted({o.interval for o in offers})
     every = ", ".join(_human_seconds(s) for s in intervals) or "-"
-    print(f"{args.config}: OK: {len(settings.products)} products, {len(offers)} offers at "
+    print(f"{args.config}: OK: {settings.product_count} products, {len(offers)} offers at "
           f"{len(stores)} stores, checked every {every}; database {settings.database_url}")
     for warning in settings.capacity_warnings():
         print(f"warning: {warning}")

@@ -17,6 +17,7 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ class Daemon:
         self.metrics = Metrics(registry or CollectorRegistry())
         self.port: int | None = None  # the bound /metrics port, once serving
         self._offers: dict[str, Offer] = {o.key: o for o in settings.offers()}
-        self._ids: dict[str, int] = {}
+        self._ids: Mapping[str, int] = {}
         self._previous: dict[str, Previous] = {}
         self._last_checked: dict[str, datetime] = {}
         self._latest: dict[str, Check] = {}  # each offer's newest check, for the status page
@@ -81,6 +82,7 @@ class Daemon:
         self._fetcher: Fetcher | None = None
         self._scheduler: Scheduler | None = None
         self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
+        self._slots = asyncio.Semaphore(settings.model.http.concurrency)
         self._alerts: AlertService | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -198,7 +200,8 @@ class Daemon:
     async def _load_state(self, engine: AsyncEngine) -> None:
         offers = list(self._offers.values())
         self._ids = await sync(engine, offers)
-        self._previous = await load_previous(engine, self._ids)
+        # Every offer's last good check: the status page and the restored gauges show it.
+        self._previous = await load_previous(engine, self._ids, every_offer=True)
         async with engine.connect() as conn:
             # All offers, filtered here: an IN list of every id breaks past 32,767 offers on
             # Postgres (asyncpg's bind-parameter limit).
@@ -238,11 +241,20 @@ class Daemon:
         assert task is not None
         assert self._fetcher is not None
         self._inflight[key] = task
-        self.metrics.jobs_running.inc()
         started = utcnow()
         try:
-            result = await check_offer(offer, self._fetcher, previous=self._previous.get(key),
-                                       executor=self._pool)
+            # A slot covers fetch and extraction: the fetcher's own limit frees its slot once
+            # the body is read, so when parsing is slower than fetching (100,000 offers due
+            # in one catch-up window), fetched pages queued for the parser without bound
+            # (RSS passed 2 GB in two minutes).
+            async with self._slots:
+                self.metrics.jobs_running.inc()
+                try:
+                    result = await check_offer(offer, self._fetcher,
+                                               previous=self._previous.get(key),
+                                               executor=self._pool)
+                finally:
+                    self.metrics.jobs_running.dec()
         except asyncio.CancelledError:
             self._record(offer, CheckResult(Check(
                 key, started, Outcome.CANCELLED,
@@ -251,7 +263,6 @@ class Daemon:
             raise
         finally:
             self._inflight.pop(key, None)
-            self.metrics.jobs_running.dec()
         self._record(offer, result)
 
     def _record(self, offer: Offer, result: CheckResult) -> None:

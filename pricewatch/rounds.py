@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome
 from pricewatch.pipeline import CheckResult, Previous, check_offer, extract_pool
-from pricewatch.store.repository import PendingCheck, latest_checks, offer_rows
+from pricewatch.store.repository import PendingCheck, latest_checks, validators
 from pricewatch.store.writer import CheckWriter
 
 log = logging.getLogger(__name__)
@@ -50,22 +50,32 @@ class RoundSummary:
         return f"{self.total} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
 
 
-async def load_previous(engine: AsyncEngine, ids: Mapping[str, int]) -> dict[str, Previous]:
-    """Validators and the last good check per offer, for conditional requests."""
+_IN_LIST_MAX = 10_000
+
+
+async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
+                        every_offer: bool = False) -> dict[str, Previous]:
+    """Validators and the last good check per offer. A round needs them only for offers that
+    have validators: only they send a conditional request, and only a 304 reuses the last
+    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
+    ``every_offer`` reads them all (the daemon shows every offer's last price)."""
     async with engine.connect() as conn:
-        rows = {row.id: row for row in await offer_rows(conn)}
-        # All offers, filtered below: an IN list of every id breaks past 32,767 offers on
-        # Postgres (asyncpg's bind-parameter limit).
-        good = await latest_checks(conn, None, ok_only=True)
+        rows = await validators(conn, every_offer=every_offer)
+        if not rows:
+            return {}
+        # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).
+        wanted = list(rows) if len(rows) <= _IN_LIST_MAX else None
+        good = await latest_checks(conn, wanted, ok_only=True)
     out: dict[str, Previous] = {}
     for key, oid in ids.items():
         row = rows.get(oid)
         if row is None:
             continue
+        title, etag, last_modified = row
         last = good.get(oid)
-        if last is not None and row.title:
-            last = replace(last, title=row.title)
-        out[key] = Previous(etag=row.etag, last_modified=row.last_modified, check=last)
+        if last is not None and title:
+            last = replace(last, title=title)
+        out[key] = Previous(etag=etag, last_modified=last_modified, check=last)
     return out
 
 

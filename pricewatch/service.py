@@ -19,7 +19,7 @@ from pricewatch.pipeline import CheckResult, utcnow
 from pricewatch.rounds import RoundSummary, load_previous, run_round
 from pricewatch.store import migrate
 from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import sync_catalog
+from pricewatch.store.repository import OfferIds, sync_catalog
 from pricewatch.store.writer import CheckWriter, classify
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
         await engine.dispose()
 
 
-async def sync(engine: AsyncEngine, offers: list[Offer]) -> dict[str, int]:
+async def sync(engine: AsyncEngine, offers: list[Offer]) -> OfferIds:
     try:
         async with engine.begin() as conn:
             return await sync_catalog(conn, offers, utcnow())

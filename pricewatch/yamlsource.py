@@ -9,7 +9,7 @@ PyYAML would silently let the last one win).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,26 +53,219 @@ def format_path(path: Path) -> str:
 # keeps the same line marks; the pure-Python loader is the fallback where libyaml is absent.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
-def load(text: str, *, file: str, environ: Mapping[str, str]) -> Located:
+def load(text: str | bytes, *, file: str, environ: Mapping[str, str]) -> Located:
     """Parse ``text`` as one YAML document; errors are ConfigError with file and line."""
-    loader = _Loader(text)
+    streamed = stream(text, file=file, environ=environ, key=None)
+    return streamed.top
+
+
+class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
+    """PyYAML's pure-Python composer fed by libyaml's events, so a document can be composed one
+    part at a time. libyaml's own composer only builds whole documents, and a whole 100,000-offer
+    document is ~6 million node and mark objects (630 MB); one product at a time is a few dozen.
+    Anchors stay known across parts, as in a whole-document load."""
+
+    def __init__(self, text: str | bytes) -> None:
+        self._parser: Any = _Loader(text)  # the stubs leave the event methods untyped
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        # The parser's own methods, bound on the instance: they run once per event (1.5
+        # million for 100,000 offers) and a Python wrapper in between was a fifth of the load.
+        vars(self).update(check_event=self._parser.check_event,
+                          peek_event=self._parser.peek_event, get_event=self._parser.get_event)
+
+    def check_event(self, *choices: type[yaml.Event]) -> bool:
+        return bool(self._parser.check_event(*choices))
+
+    def peek_event(self) -> Any:
+        return self._parser.peek_event()
+
+    def get_event(self) -> Any:
+        return self._parser.get_event()
+
+    def node(self) -> yaml.Node:
+        """The next node, composed (anchors registered, aliases resolved)."""
+        node = self.compose_node(None, None)  # type: ignore[arg-type]  # None: no parent
+        assert node is not None  # only an alias of nothing is None, and that raises
+        return node
+
+    def dispose(self) -> None:
+        self._parser.dispose()
+
+    def skip_node(self) -> bool:
+        """Consume one node's events without building it. False if it held an anchor, which
+        a later alias may name, so the caller must compose it instead (from a fresh parse:
+        its events are gone)."""
+        get_event = self.get_event
+        depth = 0
+        anchored = False
+        while True:
+            event = get_event()
+            if getattr(event, "anchor", None) is not None and not isinstance(
+                    event, yaml.AliasEvent):
+                anchored = True
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if depth == 0:
+                return not anchored
+
+    def open_document(self) -> bool:
+        """Consume the stream's start; False for an empty stream."""
+        self.get_event()  # StreamStart
+        if self.check_event(yaml.StreamEndEvent):
+            return False
+        self.get_event()  # DocumentStart
+        return True
+
+    def close_document(self) -> None:
+        self.get_event()  # DocumentEnd
+        if not self.check_event(yaml.StreamEndEvent):
+            event = self.get_event()
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", None,
+                "but found another document", event.start_mark)
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A document whose top-level ``key`` is read one item at a time (``items()``); ``top``
+    holds every other top-level key (and ``key`` as an empty list, for its line)."""
+
+    top: Located
+    key: str | None
+    streamed: bool  # False: the sequence was built with ``top`` (an anchored one, say)
+    _text: str | bytes  # bytes: libyaml reads them in place; a str it copies as UTF-8
+    _file: str
+    _environ: Mapping[str, str]
+
+    def items(self) -> Iterator[Located]:
+        """Each item of the streamed sequence, built alone; its line map uses full paths
+        (``("products", 7, "offers", 0, "url")``), so errors read as in a whole-file load."""
+        if self.key is None or not isinstance(self.top.data, dict):
+            return
+        whole = self.top.data.get(self.key)
+        if not isinstance(whole, list):
+            return
+        if not self.streamed:
+            for index, item in enumerate(whole):
+                prefix = (self.key, index)
+                yield Located(item, {p: n for p, n in self.top.lines.items()
+                                     if p[:2] == prefix})
+            return
+        composer = _Composer(self._text)
+        builder = _Builder(self._file, self._environ, {})
+        try:
+            composer.open_document()
+            composer.get_event()  # the top-level MappingStart, checked by the first pass
+            while not composer.check_event(yaml.MappingEndEvent):
+                key_node = composer.node()
+                if not (isinstance(key_node, yaml.ScalarNode) and key_node.value == self.key):
+                    composer.node()  # small, and composing registers its anchors
+                    continue
+                composer.get_event()  # SequenceStart
+                index = 0
+                while not composer.check_event(yaml.SequenceEndEvent):
+                    node = composer.node()
+                    builder.lines = {}
+                    yield Located(builder.build(node, (self.key, index)), builder.lines)
+                    index += 1
+                return
+        except yaml.YAMLError as exc:  # the first pass saw the whole text parse; defensive
+            raise _yaml_error(exc, self._file, self._text) from exc
+        finally:
+            composer.dispose()
+
+
+def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str | None
+           ) -> Streamed:
+    """Parse the document, building everything but the top-level sequence ``key``, whose items
+    ``Streamed.items()`` then builds one at a time. The whole text is parsed here, so a syntax
+    error anywhere, a duplicate key or a missing variable outside ``key`` is raised now."""
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML: {exc.problem or exc}", file=file, line=line) from exc
+        try:
+            node, streamed = _first_pass(text, key, compose_items=False)
+        except _AnchorSkipped:
+            node, streamed = _first_pass(text, key, compose_items=True)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=file) from exc
-    finally:
-        loader.dispose()
+        raise _yaml_error(exc, file, text) from exc
     lines: dict[Path, int] = {}
     if node is None:
-        return Located({}, lines)
+        return Streamed(Located({}, lines), key, False, text, file, environ)
     builder = _Builder(file, environ, lines)
-    return Located(builder.build(node, ()), lines)
+    return Streamed(Located(builder.build(node, ()), lines), key, streamed, text, file, environ)
+
+
+class _AnchorSkipped(Exception):
+    """The skipped sequence defined an anchor, which something after it may use."""
+
+
+def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
+                ) -> tuple[yaml.Node | None, bool]:
+    composer = _Composer(text)
+    try:
+        if not composer.open_document():
+            return None, False
+        streamed = False
+        if isinstance(composer.peek_event(), yaml.MappingStartEvent):
+            node: yaml.Node
+            node, streamed = _top_level(composer, key, compose_items=compose_items)
+        else:
+            node = composer.node()
+        composer.close_document()
+        return node, streamed
+    finally:
+        composer.dispose()
+
+
+def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
+               ) -> tuple[yaml.MappingNode, bool]:
+    """The top-level mapping with the sequence under ``key`` replaced by an empty one (which
+    keeps its line), its items not built; True if that happened. Skipping the items' events
+    is fastest; ``compose_items`` composes each item and drops it, which registers anchors."""
+    start = composer.get_event()  # a MappingStart: the caller peeked
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
+    skipped = False
+    while not composer.check_event(yaml.MappingEndEvent):
+        key_node = composer.node()
+        event = composer.peek_event()
+        streamed = (key is not None and isinstance(key_node, yaml.ScalarNode)
+                    and key_node.value == key and isinstance(event, yaml.SequenceStartEvent)
+                    and not event.anchor)
+        if streamed and not skipped:
+            skipped = True
+            if compose_items:
+                composer.get_event()
+                while not composer.check_event(yaml.SequenceEndEvent):
+                    composer.node()
+                composer.get_event()
+            elif not composer.skip_node():
+                raise _AnchorSkipped
+            value: yaml.Node = yaml.SequenceNode(_SEQ_TAG, [], event.start_mark, event.end_mark)
+        else:
+            value = composer.node()
+        pairs.append((key_node, value))
+    end = composer.get_event()
+    node = yaml.MappingNode(start.tag or _MAP_TAG, pairs, start.start_mark, end.end_mark)
+    return node, skipped
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str | bytes) -> ConfigError:
+    if isinstance(exc, yaml.reader.ReaderError):  # e.g. bytes that are not UTF-8
+        head = text[: exc.position]
+        lines = head.count("\n") if isinstance(head, str) else head.count(b"\n")
+        return ConfigError(f"cannot read: {exc.reason} (character {exc.character!r})",
+                           file=file, line=lines + 1)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        return ConfigError(f"invalid YAML: {exc.problem or exc}", file=file, line=line)
+    return ConfigError(f"invalid YAML: {exc}", file=file)
 
 
 class _Builder:

@@ -81,7 +81,7 @@ class AlertEngine:
 
     def wants(self, offer: Offer) -> bool:
         """Whether a rule judges this offer (its own rules, or its product's cheapest-store)."""
-        return bool(self._rules.offers.get(offer.key)) or offer.product_id in self._rules.cheapest
+        return bool(self._rules.rules(offer.key)) or offer.product_id in self._rules.cheapest
 
     def reconfigure(self, settings: Settings) -> None:
         """Apply a reloaded config: new rules and quiet hours; the stored states stay."""
@@ -120,7 +120,7 @@ class AlertEngine:
 
     async def _judge(self, conn: AsyncConnection, offer: Offer, check: Check,
                      states: dict[store.StateKey, State], judged: _Judged) -> None:
-        rules = self._rules.offers.get(offer.key, ())
+        rules = self._rules.rules(offer.key)
         needs = {PREVIOUS, LOWEST_EVER, *(f for r in rules for f in r.needs)}
         facts = await store.facts(conn, offer.key, check, needs) \
             if check.outcome is Outcome.OK else {}

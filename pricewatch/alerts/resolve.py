@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import groupby
 
 from pricewatch.alerts.rules import Kind, Rule
 from pricewatch.config import (
@@ -25,35 +26,50 @@ _LAYERED = ("below", "drop_percent", "rise_percent", "new_low", "back_in_stock")
 
 @dataclass(frozen=True, slots=True)
 class RuleBook:
-    """Every offer's rules, and the products watched for a change of cheapest store."""
+    """Every offer's rules, and the products watched for a change of cheapest store. Offers
+    that only follow the global rules share ``default`` instead of an entry each."""
 
     offers: dict[str, tuple[Rule, ...]] = field(default_factory=dict)  # by offer key
     cheapest: dict[str, Rule] = field(default_factory=dict)  # by product id
+    default: tuple[Rule, ...] = ()
+    default_count: int = 0  # offers using ``default``
+
+    def rules(self, key: str) -> tuple[Rule, ...]:
+        return self.offers.get(key, self.default)
 
     def __len__(self) -> int:
-        return sum(len(r) for r in self.offers.values()) + len(self.cheapest)
+        return (sum(len(r) for r in self.offers.values()) + len(self.cheapest)
+                + len(self.default) * self.default_count)
 
 
 def rule_book(settings: Settings) -> RuleBook:
     defaults = settings.model.alerts.rules
-    offers = settings.offers()
-    book = RuleBook()
-    index = 0
-    for product in settings.products:
-        chosen = _pick("cheapest_store_changed", defaults, product.alerts)
-        if chosen is not None and len(product.offers) > 1:
-            book.cheapest[product.id] = Rule(Kind.CHEAPEST_STORE_CHANGED,
-                                             cooldown=chosen.cooldown)
-        for offer_config in product.offers:
-            offer = offers[index]
-            index += 1
-            rules: list[Rule] = []
-            for name in _LAYERED:
-                picked = _pick(name, defaults, product.alerts, offer_config.alerts)
-                if picked is not None:
-                    rules.extend(_rules(name, picked))
-            book.offers[offer.key] = tuple(rules)
-    return book
+    default = tuple(_layered(defaults))
+    offers: dict[str, tuple[Rule, ...]] = {}
+    cheapest: dict[str, Rule] = {}
+    default_count = 0
+    for product_id, group in groupby(settings.offers(), key=lambda o: o.product_id):
+        product_offers = list(group)
+        layers = settings.alert_layers.get(product_id)
+        chosen = _pick("cheapest_store_changed", defaults,
+                       None if layers is None else layers.product)
+        if chosen is not None and len(product_offers) > 1:
+            cheapest[product_id] = Rule(Kind.CHEAPEST_STORE_CHANGED, cooldown=chosen.cooldown)
+        if layers is None:
+            default_count += len(product_offers)
+            continue
+        for offer, offer_alerts in zip(product_offers, layers.offers, strict=True):
+            offers[offer.key] = tuple(_layered(defaults, layers.product, offer_alerts))
+    return RuleBook(offers, cheapest, default, default_count)
+
+
+def _layered(*layers: AlertRulesConfig | None) -> list[Rule]:
+    rules: list[Rule] = []
+    for name in _LAYERED:
+        picked = _pick(name, *layers)
+        if picked is not None:
+            rules.extend(_rules(name, picked))
+    return rules
 
 
 def _pick(name: str, *layers: AlertRulesConfig | None) -> RuleConfig | None:

@@ -24,6 +24,7 @@ from pricewatch.config.alerts import (
 from pricewatch.config.schema import (
     CircuitBreakerConfig,
     DatabaseConfig,
+    GlobalConfig,
     HttpConfig,
     OfferConfig,
     PartialTimeouts,
@@ -37,6 +38,7 @@ from pricewatch.config.schema import (
 )
 from pricewatch.config.settings import (
     ENV_OVERRIDES,
+    AlertLayers,
     Settings,
     default_config_path,
     load,
@@ -47,6 +49,7 @@ from pricewatch.config.types import DEFAULT_USER_AGENT, parse_duration, parse_si
 __all__ = [
     "DEFAULT_USER_AGENT",
     "ENV_OVERRIDES",
+    "AlertLayers",
     "AlertRulesConfig",
     "AlertsConfig",
     "BelowRuleConfig",
@@ -55,6 +58,7 @@ __all__ = [
     "CircuitBreakerConfig",
     "DatabaseConfig",
     "FlagRuleConfig",
+    "GlobalConfig",
     "HttpConfig",
     "NewLowRuleConfig",
     "NotifyRetryConfig",

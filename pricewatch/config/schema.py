@@ -174,13 +174,21 @@ class ServerConfig(Model):
     enabled: bool = True
 
 
-class SettingsModel(Model):
+class GlobalConfig(Model):
+    """Every top-level section but ``products``: what ``Settings.model`` holds. Products are
+    validated one at a time and kept only as resolved offers (see config/settings.py)."""
+
     database: DatabaseConfig = DatabaseConfig()
     http: HttpConfig = HttpConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     server: ServerConfig = ServerConfig()
     alerts: AlertsConfig = AlertsConfig()
     stores: dict[str, StoreConfig] = {}
+
+
+class SettingsModel(GlobalConfig):
+    """The whole file's schema (for documentation; loading never builds one)."""
+
     products: list[ProductConfig] = []
 
 

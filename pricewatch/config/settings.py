@@ -1,36 +1,63 @@
-"""Loading and resolving: YAML -> validated models -> ``Settings`` -> domain ``Offer``s."""
+"""Loading and resolving: YAML -> validated models -> ``Settings`` -> domain ``Offer``s.
+
+Products are read, validated and resolved one at a time (``yamlsource.stream``): a pydantic
+model of a product and its offers costs ~3 KB, so 100,000 of them held at once were ~350 MB of
+a process that needs ~0.4 KB per offer at run time. What stays is the resolved ``Offer`` (its
+``FetchOptions`` and ``ExtractSpec`` shared between offers that resolve alike) and, only where
+a product or offer sets ``alerts``, that setting.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import (
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from pricewatch import yamlsource
+from pricewatch.config.alerts import AlertRulesConfig
 from pricewatch.config.schema import (
+    GlobalConfig,
     OfferConfig,
     ProductConfig,
-    SettingsModel,
     StoreConfig,
 )
 from pricewatch.errors import ConfigError, ConfigErrors
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Timeouts
 
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLayers:
+    """A product's own ``alerts`` and its offers' (in file order), for a product that sets
+    any; the rest use the global rules alone."""
+
+    product: AlertRulesConfig | None
+    offers: tuple[AlertRulesConfig | None, ...]
+
 
 class Settings:
     """A validated configuration and where it came from."""
 
-    def __init__(self, model: SettingsModel, *, source: Path | None) -> None:
+    def __init__(
+        self,
+        model: GlobalConfig,
+        offers: list[Offer],
+        *,
+        source: Path | None,
+        product_count: int,
+        alert_layers: dict[str, AlertLayers] | None = None,
+    ) -> None:
         self.model = model
         self.source = source
-        self._shared: dict[FetchOptions, FetchOptions] = {}
-        self._offers = self._resolve_offers()
+        self.product_count = product_count
+        self.alert_layers: dict[str, AlertLayers] = alert_layers or {}  # by product id
+        self._offers = offers
 
     @property
     def database_url(self) -> str:
@@ -45,12 +72,8 @@ class Settings:
                 return f"{head}:///{(base / path).resolve()}"
         return url
 
-    @property
-    def products(self) -> list[ProductConfig]:
-        return self.model.products
-
     def offers(self) -> list[Offer]:
-        """Every offer, resolved; order follows the file."""
+        """Every offer, resolved; order follows the file (a product's offers are adjacent)."""
         return list(self._offers)
 
     def capacity_warnings(self) -> list[str]:
@@ -72,49 +95,72 @@ class Settings:
                 )
         return warnings
 
+
+class _Resolver:
+    """Global -> store -> product -> offer layers into ``Offer``s. Equal option objects and
+    repeated strings are shared: most offers of a store resolve to the same ``FetchOptions``
+    and ``ExtractSpec``, and one object serves them all instead of one per offer."""
+
+    def __init__(self, model: GlobalConfig) -> None:
+        self.model = model
+        self._shared: dict[object, Any] = {}
+        self._stores: dict[str, str] = {}  # host -> store name
+
+    def share(self, value: _T) -> _T:
+        found: _T = self._shared.setdefault(value, value)
+        return found
+
     def store_of(self, url: str, explicit: str | None) -> str:
         if explicit:
-            return explicit
+            return self.share(explicit)
         host = (urlsplit(url).hostname or "").lower()
+        name = self._stores.get(host)
+        if name is None:
+            name = self._stores[host] = self._store_of_host(host)
+        return name
+
+    def _store_of_host(self, host: str) -> str:
         for name, store in self.model.stores.items():
             if host in (h.lower() for h in store.hosts) or (not store.hosts and host == name):
                 return name
         return host.removeprefix("www.")
 
-    def _resolve_offers(self) -> list[Offer]:
+    def offers(self, product: ProductConfig) -> list[Offer]:
         m = self.model
-        offers: list[Offer] = []
-        for product in m.products:
-            for offer in product.offers:
-                store_name = self.store_of(offer.url, offer.store)
-                store = m.stores.get(store_name, StoreConfig())
-                offers.append(
-                    Offer(
-                        product_id=product.id,
-                        product_name=product.name,
-                        store=store_name,
-                        url=offer.url,
-                        extract=ExtractSpec(
-                            selector=offer.selector,
-                            xpath=offer.xpath,
-                            attribute=offer.attribute,
-                            regex=offer.regex,
-                            json_path=offer.json_path,
-                            currency=offer.currency or store.currency,
-                            locale=offer.locale or store.locale,
-                            fallback_auto=offer.fallback == "auto",
-                            sku=offer.sku,
-                            gtin=offer.gtin,
-                            variant_param=offer.variant_param,
-                        ),
-                        fetch=self._fetch_options(store, offer),
-                        interval=offer.interval or product.interval or store.interval
-                        or m.schedule.interval,
-                        cron=offer.cron or product.cron,
-                        timezone=offer.timezone or product.timezone or m.schedule.timezone,
-                    )
+        out = []
+        name = self.share(product.name)
+        for offer in product.offers:
+            store_name = self.store_of(offer.url, offer.store)
+            store = m.stores.get(store_name, _NO_STORE)
+            extract = ExtractSpec(
+                selector=offer.selector,
+                xpath=offer.xpath,
+                attribute=offer.attribute,
+                regex=offer.regex,
+                json_path=offer.json_path,
+                currency=offer.currency or store.currency,
+                locale=offer.locale or store.locale,
+                fallback_auto=offer.fallback == "auto",
+                sku=offer.sku,
+                gtin=offer.gtin,
+                variant_param=offer.variant_param,
+            )
+            out.append(
+                Offer(
+                    product_id=product.id,
+                    product_name=name,
+                    store=store_name,
+                    url=offer.url,
+                    extract=self.share(extract),
+                    fetch=self.share(self._fetch_options(store, offer)),
+                    interval=offer.interval or product.interval or store.interval
+                    or m.schedule.interval,
+                    cron=self.share(offer.cron or product.cron),
+                    timezone=self.share(offer.timezone or product.timezone
+                                        or m.schedule.timezone),
                 )
-        return offers
+            )
+        return out
 
     def _fetch_options(self, store: StoreConfig, offer: OfferConfig) -> FetchOptions:
         http = self.model.http
@@ -128,7 +174,7 @@ class Settings:
             return default
 
         headers = {**http.headers, **store.headers, **offer.headers}
-        options = FetchOptions(
+        return FetchOptions(
             user_agent=store.user_agent or http.user_agent,
             timeouts=Timeouts(timeout("connect"), timeout("read"), timeout("total")),
             headers=tuple(headers.items()),
@@ -141,8 +187,9 @@ class Settings:
             else store.per_host_delay,
             accept_json=offer.json_path is not None,
         )
-        # A store's offers mostly share one set of options: keep one object, not 100,000.
-        return self._shared.setdefault(options, options)
+
+
+_NO_STORE = StoreConfig()
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,86 +197,109 @@ def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = No
     file = Path(path)
     name = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        # Bytes, not text: libyaml parses UTF-8 bytes in place but copies a str, and each
+        # copy of a 100,000-offer file is 12 MB.
+        text = file.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError("file not found", file=name) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=name) from exc
     return loads(text, file=name, environ=os.environ if environ is None else environ,
                  source=file.resolve())
 
 
 def loads(
-    text: str,
+    text: str | bytes,
     *,
     file: str = "<config>",
     environ: Mapping[str, str] | None = None,
     source: Path | None = None,
 ) -> Settings:
-    """Validate config text; ``file`` is the name used in error messages."""
-    located = yamlsource.load(text, file=file, environ={} if environ is None else environ)
-    data = located.data
+    """Validate config text; ``file`` is the name used in error messages. Every problem the
+    schema finds, in any product, is reported together (``ConfigErrors``), in line order."""
+    env = {} if environ is None else environ
+    document = yamlsource.stream(text, file=file, environ=env, key="products")
+    data = document.top.data
     if data is None or data == {}:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of settings", file=file, line=1)
-    _apply_env_overrides(data, {} if environ is None else environ)
-    try:
-        model = SettingsModel.model_validate(data)
-    except ValidationError as exc:
-        raise _convert(exc, located, file) from None
-    settings = Settings(model, source=source)
-    _check_offer_keys(settings, located, file)
-    return settings
-
-
-def _check_offer_keys(settings: Settings, located: yamlsource.Located, file: str) -> None:
-    ids: set[str] = set()
-    for p, product in enumerate(settings.products):
-        if product.id in ids:
-            path: yamlsource.Path = ("products", p, "id")
-            raise ConfigError(f"duplicate product id {product.id!r}", file=file,
-                              line=located.line_of(path), field=yamlsource.format_path(path))
-        ids.add(product.id)
-    seen: set[str] = set()
-    resolved = iter(settings.offers())
-    for p, product in enumerate(settings.products):
-        for o, _ in enumerate(product.offers):
-            key = next(resolved).key
-            if key in seen:
-                path = ("products", p, "offers", o)
-                raise ConfigError(
-                    f"product {product.id!r} already has an offer at store "
-                    f"{key.split('@', 1)[1]!r}; give one of them a distinct `store:` name",
-                    file=file,
-                    line=located.line_of(path),
-                    field=yamlsource.format_path(path),
-                )
-            seen.add(key)
-
-
-def _convert(exc: ValidationError, located: yamlsource.Located, file: str) -> ConfigError:
     problems: list[ConfigError] = []
+    products = data.get("products", [])
+    data = {k: v for k, v in data.items() if k != "products"}  # items() reads the original
+    if not isinstance(products, list):
+        problems.append(_problem("Input should be a valid list", ("products",), document.top,
+                                 file))
+    _apply_env_overrides(data, env)
+    model: GlobalConfig | None = None
+    try:
+        model = GlobalConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, document.top, file))
+    resolver = None if model is None else _Resolver(model)
+    offers: list[Offer] = []
+    layers: dict[str, AlertLayers] = {}
+    ids: set[str] = set()
+    count = 0
+    for index, item in enumerate(document.items()):
+        count += 1
+        try:
+            product = ProductConfig.model_validate(item.data)
+        except ValidationError as exc:
+            problems.extend(_problems(exc, item, file, prefix=("products", index)))
+            continue
+        if product.id in ids:
+            problems.append(_problem(f"duplicate product id {product.id!r}",
+                                     ("products", index, "id"), item, file))
+            continue
+        ids.add(product.id)
+        if resolver is None:
+            continue
+        resolved = resolver.offers(product)
+        problems.extend(_duplicate_stores(product, resolved, index, item, file))
+        offers.extend(resolved)
+        if product.alerts is not None or any(o.alerts is not None for o in product.offers):
+            layers[product.id] = AlertLayers(product.alerts,
+                                             tuple(o.alerts for o in product.offers))
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+    assert model is not None
+    return Settings(model, offers, source=source, product_count=count, alert_layers=layers)
+
+
+def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
+                      item: yamlsource.Located, file: str) -> list[ConfigError]:
+    """Offers of one product at one store (keys are product@store, product ids are unique)."""
+    seen: set[str] = set()
+    problems = []
+    for o, offer in enumerate(offers):
+        if offer.store in seen:
+            problems.append(_problem(
+                f"product {product.id!r} already has an offer at store {offer.store!r}; "
+                "give one of them a distinct `store:` name",
+                ("products", index, "offers", o), item, file))
+        seen.add(offer.store)
+    return problems
+
+
+def _problem(message: str, path: yamlsource.Path, located: yamlsource.Located,
+             file: str) -> ConfigError:
+    return ConfigError(message, file=file, line=located.line_of(path),
+                       field=yamlsource.format_path(path) or None)
+
+
+def _problems(exc: ValidationError, located: yamlsource.Located, file: str,
+              prefix: yamlsource.Path = ()) -> list[ConfigError]:
+    problems = []
     for error in exc.errors():
-        path = tuple(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
         elif error["type"] == "missing":
             message = "required setting is missing"
-        problems.append(
-            ConfigError(
-                message,
-                file=file,
-                line=located.line_of(path),
-                field=yamlsource.format_path(path) or None,
-            )
-        )
-    problems.sort(key=lambda p: p.line or 0)
-    if len(problems) == 1:
-        return problems[0]
-    return ConfigErrors(problems)
-
+        problems.append(_problem(message, (*prefix, *error["loc"]), located, file))
+    return problems
 
 
 # Settings a deployment (a container, a systemd unit) sets from outside the file. They win

@@ -5,37 +5,39 @@ Callers own transactions; these functions never commit, so a caller can group th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.models import Check, Offer, Outcome, plain
 from pricewatch.store.tables import checks, offers, products
 
-
-@dataclass(frozen=True, slots=True)
-class OfferRow:
-    """An offer as stored: its id and the state kept between checks."""
-
-    id: int
-    key: str
-    product_id: str
-    store: str
-    url: str
-    active: bool
-    title: str | None
-    etag: str | None
-    last_modified: str | None
+# Rows per INSERT batch in the catalogue sync: a list of 100,000 row dicts (and the driver's
+# copy of it) was ~90 MB at once; batches of this size keep it to a few MB.
+SYNC_BATCH = 2000
 
 
-async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime) -> dict[
-    str, int
-]:
+async def _insert_batched(conn: AsyncConnection, table: Table,
+                          rows: Iterable[dict[str, Any]]) -> None:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == SYNC_BATCH:
+            await conn.execute(insert(table), batch)
+            batch = []
+    if batch:
+        await conn.execute(insert(table), batch)
+
+
+async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime
+                       ) -> OfferIds:
     """Make products/offers match the config: add new ones, update changed ones, mark the rest
     inactive (their history stays). Returns ``offer key -> offer id`` for the wanted offers."""
     names: dict[str, str] = {}
@@ -43,27 +45,31 @@ async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: date
         names.setdefault(offer.product_id, offer.product_name)
 
     existing_products = {
-        row.id: row for row in (await conn.execute(select(products))).all()
+        row.id: (row.name, row.active)
+        for row in await conn.execute(
+            select(products.c.id, products.c.name, products.c.active))
     }
-    new_products = [
+    await _insert_batched(conn, products, (
         {"id": pid, "name": name, "active": True, "created_at": now, "updated_at": now}
         for pid, name in names.items()
         if pid not in existing_products
-    ]
-    if new_products:
-        await conn.execute(insert(products), new_products)
-    for pid, row in existing_products.items():
+    ))
+    for pid, (old_name, old_active) in existing_products.items():
         active = pid in names
-        if row.active != active or (active and row.name != names[pid]):
+        if old_active != active or (active and old_name != names[pid]):
             await conn.execute(
                 update(products)
                 .where(products.c.id == pid)
-                .values(active=active, name=names.get(pid, row.name), updated_at=now)
+                .values(active=active, name=names.get(pid, old_name), updated_at=now)
             )
+    del existing_products, names
 
-    existing = {row.key: row for row in (await conn.execute(select(offers))).all()}
-    wanted_keys = {offer.key for offer in wanted}
-    new_offers = [
+    existing = {
+        row.key: (row.id, row.url, row.active)
+        for row in await conn.execute(
+            select(offers.c.key, offers.c.id, offers.c.url, offers.c.active))
+    }
+    await _insert_batched(conn, offers, (
         {
             "key": offer.key,
             "product_id": offer.product_id,
@@ -75,47 +81,105 @@ async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: date
         }
         for offer in wanted
         if offer.key not in existing
-    ]
-    if new_offers:
-        await conn.execute(insert(offers), new_offers)
+    ))
+    found = OfferIds(wanted)  # also the set of wanted keys, until it has the ids
     for offer in wanted:
-        old = existing.get(offer.key)
-        if old is not None and (not old.active or old.url != offer.url):
+        key = offer.key
+        old = existing.get(key)
+        if old is None:
+            continue
+        oid, old_url, old_active = old
+        if not old_active or old_url != offer.url:
             values: dict[str, Any] = {"active": True, "url": offer.url, "updated_at": now}
-            if old.url != offer.url:  # validators of the old page say nothing about the new one
+            if old_url != offer.url:  # validators of the old page say nothing about the new one
                 values.update(etag=None, last_modified=None)
-            await conn.execute(update(offers).where(offers.c.id == old.id).values(**values))
-    for key, row in existing.items():
-        if key not in wanted_keys and row.active:
+            await conn.execute(update(offers).where(offers.c.id == oid).values(**values))
+    for key, (oid, _url, old_active) in existing.items():
+        if old_active and found.position(key) < 0:
             await conn.execute(
-                update(offers).where(offers.c.id == row.id).values(active=False, updated_at=now)
+                update(offers).where(offers.c.id == oid).values(active=False, updated_at=now)
             )
+    del existing
 
     # Every row, filtered here: an IN list of all wanted keys breaks past 32,767 offers on
-    # Postgres (asyncpg's bind-parameter limit), and the table holds little beyond them.
-    ids = await conn.execute(select(offers.c.key, offers.c.id))
-    return {key: oid for key, oid in ids.all() if key in wanted_keys}
+    # Postgres (asyncpg's bind-parameter limit). Read in pages, not one 100,000-row result.
+    last = 0
+    while True:
+        page = (await conn.execute(
+            select(offers.c.key, offers.c.id).where(offers.c.id > last)
+            .order_by(offers.c.id).limit(SYNC_BATCH * 5))).all()
+        for key, oid in page:
+            position = found.position(key)
+            if position >= 0:
+                found.assign(position, oid)
+        if len(page) < SYNC_BATCH * 5:
+            return found
+        last = page[-1][1]
 
 
-async def offer_rows(conn: AsyncConnection, *, active_only: bool = True) -> list[OfferRow]:
-    query = select(offers).order_by(offers.c.key)
-    if active_only:
-        query = query.where(offers.c.active.is_(True))
-    return [_offer_row(row) for row in (await conn.execute(query)).all()]
+class OfferIds(Mapping[str, int]):
+    """``offer key -> offer id`` for a list of offers in ~24 bytes per offer; a dict took ~155
+    (its key strings and int objects were 15 MB at 100,000 offers, held for a whole round).
+    Ids sit in an array aligned with the offers, found through a sorted array of key hashes;
+    a hit is confirmed against the offer's own key, so lookups are exact."""
+
+    def __init__(self, offers: Sequence[Offer]) -> None:
+        self._offers = tuple(offers)
+        self._ids = array("q", [-1]) * len(self._offers)  # -1: no id yet
+        hashes = array("q", (hash(o.key) for o in self._offers))
+        order = sorted(range(len(hashes)), key=hashes.__getitem__)
+        self._order = array("q", order)
+        self._hashes = array("q", (hashes[i] for i in order))
+        self._len = 0
+
+    def position(self, key: str) -> int:
+        """The index of an offer with this key, or -1."""
+        h = hash(key)
+        i = bisect_left(self._hashes, h)
+        while i < len(self._hashes) and self._hashes[i] == h:
+            position = self._order[i]
+            if self._offers[position].key == key:
+                return position
+            i += 1
+        return -1
+
+    def assign(self, position: int, offer_id: int) -> None:
+        if self._ids[position] < 0:
+            self._len += 1
+        self._ids[position] = offer_id
+
+    def __getitem__(self, key: str) -> int:
+        position = self.position(key) if isinstance(key, str) else -1
+        if position < 0 or self._ids[position] < 0:
+            raise KeyError(key)
+        return self._ids[position]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        position = self.position(key)
+        return position >= 0 and self._ids[position] >= 0
+
+    def __iter__(self) -> Iterator[str]:
+        for offer, oid in zip(self._offers, self._ids, strict=True):
+            if oid >= 0:
+                yield offer.key
+
+    def __len__(self) -> int:
+        return self._len
 
 
-def _offer_row(row: Row[Any]) -> OfferRow:
-    return OfferRow(
-        id=row.id,
-        key=row.key,
-        product_id=row.product_id,
-        store=row.store,
-        url=row.url,
-        active=row.active,
-        title=row.title,
-        etag=row.etag,
-        last_modified=row.last_modified,
-    )
+async def validators(
+    conn: AsyncConnection, *, every_offer: bool = False
+) -> dict[int, tuple[str | None, str | None, str | None]]:
+    """``offer id -> (title, etag, last_modified)`` of the active offers that have an ETag or
+    a Last-Modified to send (``every_offer``: of every active offer)."""
+    query = select(offers.c.id, offers.c.title, offers.c.etag, offers.c.last_modified).where(
+        offers.c.active.is_(True))
+    if not every_offer:
+        query = query.where(offers.c.etag.is_not(None) | offers.c.last_modified.is_not(None))
+    return {row.id: (row.title, row.etag, row.last_modified)
+            for row in await conn.execute(query)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import HttpConfig
 from pricewatch.fetch import Fetcher
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
 from pricewatch.rounds import load_previous, run_round
-from pricewatch.store import migrate
+from pricewatch.store import migrate, tables
 from pricewatch.store.engine import create_engine
 from pricewatch.store.repository import count_checks, sync_catalog
 from pricewatch.store.writer import CheckWriter
@@ -138,10 +139,15 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
 async def test_catalogue_past_the_postgres_bind_parameter_limit(
     postgres_engine: AsyncEngine,
 ) -> None:
-    """Sync and load_previous work for more offers than asyncpg allows bind parameters."""
+    """Sync and load_previous work for more offers than asyncpg allows bind parameters; only
+    offers with validators (something to send in a conditional request) get a Previous."""
     offers = _offers("http://127.0.0.1:9", 33_000)
     async with postgres_engine.begin() as conn:
         ids = await sync_catalog(conn, offers, datetime.now(UTC))
     assert len(ids) == 33_000
+    assert await load_previous(postgres_engine, ids) == {}
+    async with postgres_engine.begin() as conn:
+        await conn.execute(update(tables.offers).values(etag='"v1"'))
     previous = await load_previous(postgres_engine, ids)
     assert len(previous) == 33_000
+    assert {p.etag for p in previous.values()} == {'"v1"'}
