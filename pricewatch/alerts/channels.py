@@ -12,7 +12,6 @@ import logging
 from typing import Protocol
 
 import aiohttp
-import apprise
 
 from pricewatch import __version__
 from pricewatch.alerts.message import Message
@@ -72,8 +71,13 @@ class AppriseChannel:
 
     def __init__(self, name: str, url: str, *, timeout: float = 15.0,
                  throttle: float | None = None) -> None:
+        # Imported here: apprise loads ~17 MB of plugins, which a process without an apprise
+        # channel (most `once` runs, a 100,000-offer round) should not carry.
+        import apprise
+
         self.name = name
         self._timeout = timeout
+        self._format = apprise.NotifyFormat.TEXT  # keep our line breaks
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ConfigError(f"apprise does not understand the URL of channel {name!r}",
@@ -89,7 +93,7 @@ class AppriseChannel:
             async with asyncio.timeout(self._timeout):
                 result = await self._apprise.async_notify(
                     body=message.body, title=message.title,
-                    body_format=apprise.NotifyFormat.TEXT)  # keep our line breaks
+                    body_format=self._format)
         except TimeoutError as exc:
             raise NotifyError(f"no answer within {self._timeout:g}s") from exc
         if not result:

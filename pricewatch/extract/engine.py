@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
-from lxml import etree
 from selectolax.lexbor import SelectolaxError
 
 from pricewatch.errors import ExtractionError
@@ -79,6 +79,15 @@ def _run(doc: Document) -> Report:
     return Report(result, tuple(found.candidates), tuple(found.signals), tuple(found.notes))
 
 
+def _page_errors() -> tuple[type[BaseException], ...]:
+    """What bad page content can raise. lxml's errors count only once an XPath rule loaded
+    lxml: importing it for every process would cost 6 MB of RSS for nothing."""
+    base: tuple[type[BaseException], ...] = (
+        ValueError, RecursionError, UnicodeError, SelectolaxError, MemoryError)
+    etree = sys.modules.get("lxml.etree")
+    return (*base, etree.LxmlError) if etree is not None else base
+
+
 def explain(text: str, *, url: str, spec: ExtractSpec | None = None) -> Report:
     """Every candidate, every availability signal, and the final Extraction, for the CLI.
 
@@ -90,9 +99,9 @@ def explain(text: str, *, url: str, spec: ExtractSpec | None = None) -> Report:
         return _run(doc)
     except ExtractionError:
         raise
-    except (
-        ValueError, RecursionError, UnicodeError, etree.LxmlError, SelectolaxError, MemoryError
-    ) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _page_errors()):
+            raise
         # Page content that trips a library is a failed extraction, not a crash of the round.
         failed = Extraction(None, None, None, error=f"page could not be read: {exc!r:.200}")
         return Report(failed)

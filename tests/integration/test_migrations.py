@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from pricewatch.errors import StorageError
 from pricewatch.models import Check, Outcome
 from pricewatch.store import migrate
 from pricewatch.store.engine import create_engine
@@ -98,3 +99,47 @@ def test_wheel_ships_migrations(tmp_path: Path) -> None:
     assert "pricewatch/migrations/script.py.mako" in names
     assert any(n.startswith("pricewatch/migrations/versions/0001_") for n in names)
     assert "pricewatch/py.typed" in names
+
+
+def test_head_constant_is_the_newest_shipped_revision() -> None:
+    """``migrate.HEAD`` lets a start skip Alembic; it must name the scripts' real head."""
+    assert migrate.head_revision() == migrate.HEAD
+
+
+async def test_a_database_at_head_is_not_upgraded_again(tmp_path: Path) -> None:
+    """A database at HEAD is recognised with one query; a stale stamp is upgraded for real
+    (Alembic reports an unknown revision rather than skipping it)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        await migrate.upgrade(engine)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+        await migrate.upgrade(engine)  # runs 0002 again on a 0002 schema: must fail loudly
+    except StorageError:
+        pass
+    else:
+        raise AssertionError("a database stamped 0001 was not upgraded")
+    finally:
+        await engine.dispose()
+
+
+def test_a_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    """Alembic costs 11 MB of RSS for the life of the process; a database already at the
+    newest revision does not need it."""
+    db = tmp_path / "a.db"
+    code = (
+        "import asyncio, sys\n"
+        "from pricewatch.store import migrate\n"
+        "from pricewatch.store.engine import create_engine\n"
+        "async def main():\n"
+        f"    e = create_engine('sqlite:///{db}')\n"
+        "    await migrate.upgrade(e)\n"
+        "    await e.dispose()\n"
+        "    print('alembic' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert (first.stdout.strip(), second.stdout.strip()) == ("True", "False")
