@@ -24,13 +24,15 @@ from bench.harness import ROOT, Shop
 from bench.loadshop import url_of
 
 STARTUP = "start-up: imports, config (untimed)"
-IDLE = "waiting (epoll, aiosqlite queue; not CPU)"
+IDLE = "waiting (epoll, aiosqlite and extraction queues; not CPU)"
 UNTIMED = (STARTUP, IDLE)
 
 # Innermost match wins, so specific entries come before the packages that contain them.
 AREAS: list[tuple[str, tuple[str, ...]]] = [
     # Blocking waits py-spy does not always recognise as idle: epoll, aiosqlite's queue.
-    (IDLE, ("EpollSelector.select (", "_connection_worker_thread (aiosqlite/core.py:59)")),
+    (IDLE, ("EpollSelector.select (", "_connection_worker_thread (aiosqlite/core.py:59)",
+            # An extraction thread blocked on its empty queue.
+            "_worker (concurrent/futures/thread.py:81)")),
     (STARTUP, ("<frozen importlib", "pricewatch/config.py", "yamlsource.py", "yaml/",
                "pydantic")),
     ("extract: availability (visible_signals)", ("extract/availability.py",)),
