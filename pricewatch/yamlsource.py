@@ -53,6 +53,7 @@ def format_path(path: Path) -> str:
 # keeps the same line marks; the pure-Python loader is the fallback where libyaml is absent.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
@@ -278,22 +279,52 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            self._scalars.flatten_mapping(node)  # resolves YAML merge keys (<<: *defaults)
+            pairs = self._pairs(node, path)
             result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._scalar(key_node, path)
-                if not isinstance(key, str | int | float | bool):
-                    raise self._error("mapping keys must be plain values", key_node, path)
-                key = str(key)
+            for key, (key_node, value_node) in pairs.items():
                 child = (*path, key)
-                if key in result:
-                    raise self._error(f"duplicate key {key!r}", key_node, child)
                 self.lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
+
+    def _pairs(self, node: yaml.MappingNode, path: Path,
+               inside: frozenset[int] = frozenset()) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """A mapping's pairs by key, YAML merge keys (``<<: *defaults``) resolved as the
+        merge spec says: a key written in the mapping overrides merged ones, and of several
+        merged maps the earlier one wins. Only a key written twice is an error."""
+        written: list[tuple[yaml.Node, yaml.Node]] = []
+        merged: list[yaml.MappingNode] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                written.append((key_node, value_node))
+            elif isinstance(value_node, yaml.MappingNode):
+                merged.append(value_node)
+            elif isinstance(value_node, yaml.SequenceNode) and all(
+                    isinstance(item, yaml.MappingNode) for item in value_node.value):
+                merged.extend(value_node.value)
+            else:
+                raise self._error("<< (merge) takes a mapping or a list of mappings",
+                                  value_node, path)
+        pairs: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        inside = inside | {id(node)}
+        for source in reversed(merged):  # lowest precedence first; later assignments win
+            if id(source) in inside:
+                raise self._error("<< (merge) of a mapping into itself", source, path)
+            pairs.update(self._pairs(source, path, inside))
+        seen: set[str] = set()
+        for key_node, value_node in written:
+            key = self._scalar(key_node, path)
+            if not isinstance(key, str | int | float | bool):
+                raise self._error("mapping keys must be plain values", key_node, path)
+            key = str(key)
+            if key in seen:
+                raise self._error(f"duplicate key {key!r}", key_node, (*path, key))
+            seen.add(key)
+            pairs[key] = (key_node, value_node)
+        return pairs
 
     def _scalar(self, node: yaml.Node, path: Path) -> Any:
         if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):

@@ -152,3 +152,37 @@ def test_memory_per_offer_is_bounded(tmp_path: Path) -> None:
     assert len(settings.offers()) == n
     assert retained / n < 600, retained / n
     assert peak / n < 3000, peak / n
+
+
+def test_a_key_written_next_to_a_merge_overrides_the_merged_one(tmp_path: Path) -> None:
+    """Merge keys exist to share defaults and override some: the written key wins, the first
+    of several merged maps wins over later ones, and a key written twice stays an error."""
+    text = """\
+products:
+  - id: a
+    name: A
+    offers:
+      - url: https://a0.example/0
+        <<: &shop {selector: .price, currency: USD}
+      - <<: *shop
+        url: https://a1.example/1
+        selector: .sale-price
+      - <<: [{currency: EUR, locale: de-DE}, *shop]
+        url: https://a2.example/2
+"""
+    _plain, first, second = load(tmp_path, text).offers()
+    assert (first.extract.selector, first.extract.currency) == (".sale-price", "USD")
+    assert (second.extract.selector, second.extract.currency) == (".price", "EUR")
+    twice = text.replace("        selector: .sale-price\n",
+                         "        selector: .sale-price\n        selector: .other\n")
+    assert ":10: products[0].offers[1].selector: duplicate key 'selector'" in error_of(
+        tmp_path, twice)
+
+
+def test_a_merge_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None:
+    """``<<: 3`` or a mapping merged into itself is reported with its line, not a crash."""
+    text = "products:\n  - id: a\n    name: A\n    offers:\n      - url: https://a.example/1\n"
+    assert ":6: products[0].offers[0]: << (merge) takes a mapping" in error_of(
+        tmp_path, text + "        <<: 3\n")
+    looped = text.replace("      - url:", "      - &me\n        <<: *me\n        url:")
+    assert "products[0].offers[0]" in error_of(tmp_path, looped)
