@@ -15,13 +15,14 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from pricewatch.config import HttpConfig
 from pricewatch.fetch.breaker import CircuitBreaker
 from pricewatch.fetch.classify import outcome_for_exception
 from pricewatch.fetch.hosts import HostLimiter
 from pricewatch.fetch.observer import FetchObserver, NullObserver
-from pricewatch.fetch.request import attempt
+from pricewatch.fetch.request import Attempt, attempt
 from pricewatch.fetch.retry import RetryPolicy
 from pricewatch.fetch.robots import RobotsCache, RobotsResponse, Verdict
 from pricewatch.models import FetchOptions, FetchResult, Outcome
@@ -135,22 +136,55 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult:
-        if options.obey_robots:
-            verdict = await self._robots_verdict(url, host, options)
-            if not verdict.allowed:
-                self._observer.on_robots_blocked(host)
-                return FetchResult(Outcome.ROBOTS_DISALLOWED, url, attempts=0,
-                                   error=verdict.reason)
+        # Redirects are followed here, hop by hop: a hop to another host (a shop's CDN, its
+        # country site) is a request to that host, so its robots.txt, its per-host limit and
+        # its delay apply, exactly as for a URL listed in the config.
+        current = url
+        seen = {URL(url)}
+        hops = 0
+        while True:
+            if options.obey_robots:
+                verdict = await self._robots_verdict(current, host, options)
+                if not verdict.allowed:
+                    self._observer.on_robots_blocked(host)
+                    reason = verdict.reason if current == url else (
+                        f"redirected to {current}, which is {verdict.reason}")
+                    return FetchResult(Outcome.ROBOTS_DISALLOWED, current, attempts=0,
+                                       error=reason)
+            tried = await self._attempts(current, host, options, etag, last_modified)
+            target = tried.redirect
+            if target is None:
+                return tried.result
+            error = None
+            if target in seen:
+                error = f"redirect loop: {target} was already visited"
+            elif hops >= self._http.max_redirects:
+                error = f"more than {self._http.max_redirects} redirects"
+            if error is not None:
+                return replace(tried.result, error=error)
+            seen.add(target)
+            hops += 1
+            current = str(target)
+            host = (target.host or "").lower()
+
+    async def _attempts(
+        self,
+        url: str,
+        host: str,
+        options: FetchOptions,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> Attempt:
+        """One request, retried while the failure is temporary; ``attempts`` counts them."""
         number = 0
         while True:
             number += 1
             async with self._slot(host, options):
                 tried = await attempt(self._session_or_fail(), url, options,
                                       max_bytes=self._http.max_bytes,
-                                      max_redirects=self._http.max_redirects,
                                       etag=etag, last_modified=last_modified)
             if not tried.retryable or number >= self._policy.attempts:
-                return replace(tried.result, attempts=number)
+                return replace(tried, result=replace(tried.result, attempts=number))
             self._observer.on_retry(host, tried.result.outcome.value)
             # Outside the slots: a backoff sleep must not keep other requests waiting.
             await self._sleep(self._policy.delay(number, tried.retry_after, self._rng))

@@ -1,14 +1,15 @@
-"""One attempt at one URL: conditional headers, redirects followed by hand (to cap them and
-spot loops), the status, content type and size checks, decoding, and bot-wall detection.
+"""One request to one URL: conditional headers, the status, content type and size checks,
+decoding, and bot-wall detection.
 
-Returns an ``Attempt`` saying what happened and whether trying again could help; the caller
-(client.py) owns retries, slots and robots.txt.
+Returns an ``Attempt`` saying what happened, whether trying again could help, and where a
+redirect points; the caller (client.py) owns retries, slots, robots.txt and following
+redirects (each hop is a request to its own host, under that host's rules).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from yarl import URL
@@ -34,6 +35,7 @@ class Attempt:
     result: FetchResult
     retryable: bool = False
     retry_after: float | None = None  # the server's Retry-After, in seconds
+    redirect: URL | None = None  # a redirect's target, to be followed by the caller
 
 
 class _TooLarge(Exception):
@@ -64,41 +66,28 @@ async def attempt(
     options: FetchOptions,
     *,
     max_bytes: int,
-    max_redirects: int,
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> Attempt:
-    """Make one request (plus its redirects); never raises for anything the server does."""
+    """Make one request; never raises for anything the server does."""
     t = options.timeouts
-    # aiohttp's own total timeout restarts on every redirect hop; asyncio.timeout bounds the
-    # whole attempt, including a body that trickles in forever.
+    # aiohttp's own total timeout would not bound a body that trickles in forever.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read)
     headers = request_headers(options, etag, last_modified)
-    current = url
     try:
         async with asyncio.timeout(t.total):
-            seen = {URL(url)}
-            for _hop in range(max_redirects + 1):
-                async with session.get(current, headers=headers, timeout=timeout,
-                                       proxy=options.proxy, allow_redirects=False) as response:
-                    target = _redirect_target(response)
-                    if target is None:
-                        return await _read(response, options, max_bytes, etag, last_modified)
-                    if target in seen:
-                        return Attempt(FetchResult(
-                            Outcome.HTTP_ERROR, current, status=response.status,
-                            error=f"redirect loop: {target} was already visited"))
-                    if target.scheme not in ("http", "https"):
-                        return Attempt(FetchResult(
-                            Outcome.HTTP_ERROR, current, status=response.status,
-                            error=f"redirect to a non-HTTP URL: {target}"))
-                    seen.add(target)
-                    current = str(target)
-            return Attempt(FetchResult(Outcome.HTTP_ERROR, current, status=response.status,
-                                       error=f"more than {max_redirects} redirects"))
+            async with session.get(url, headers=headers, timeout=timeout,
+                                   proxy=options.proxy, allow_redirects=False) as response:
+                target = _redirect_target(response)
+                if target is None:
+                    return await _read(response, options, max_bytes, etag, last_modified)
+                result = FetchResult(Outcome.HTTP_ERROR, url, status=response.status)
+                if target.scheme not in ("http", "https"):
+                    return Attempt(replace(result, error=f"redirect to a non-HTTP URL: {target}"))
+                return Attempt(result, redirect=target)
     except Exception as exc:
         outcome, message = outcome_for_exception(exc)
-        return Attempt(FetchResult(outcome, current, error=message),
+        return Attempt(FetchResult(outcome, url, error=message),
                        retryable=temporary_exception(exc))
 
 

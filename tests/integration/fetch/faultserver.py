@@ -105,6 +105,7 @@ class FaultServer:
         r.add_get("/json", self.json)
         r.add_get("/loop/{n}", self.loop)
         r.add_get("/hops/{n}", self.hops)
+        r.add_get("/goto", self.goto)
         r.add_get("/captcha", self.captcha)
         r.add_get("/bad-charset", self.bad_charset)
         r.add_get("/pdf", self.pdf)
@@ -204,6 +205,10 @@ class FaultServer:
         if n <= 0:
             return web.Response(text=PAGE.format(name="hops"), content_type="text/html")
         raise web.HTTPMovedPermanently(f"/hops/{n - 1}")
+
+    async def goto(self, request: web.Request) -> web.Response:
+        """A redirect to ``?to=`` (any host), as a shop sends to its CDN or country site."""
+        raise web.HTTPFound(request.query["to"])
 
     async def captcha(self, request: web.Request) -> web.Response:
         return web.Response(text=CAPTCHA, content_type="text/html")

@@ -134,3 +134,41 @@ async def test_crawl_delay_raises_the_host_delay(fault: FaultServer) -> None:
         assert fetcher.hosts.delay_of(H) == 0.3
     starts = [h.start for h in fault.hits if h.path.startswith("/page/")]
     assert all(b - a >= 0.29 for a, b in itertools.pairwise(starts))
+
+
+OTHER = "127.0.0.4"
+
+
+def _via_redirect(fault: FaultServer, path: str) -> str:
+    """A URL on H that redirects to ``path`` on OTHER."""
+    return fault.url(H, "/goto?to=" + fault.url(OTHER, path))
+
+
+async def test_a_redirect_to_another_host_obeys_that_hosts_robots(fault: FaultServer) -> None:
+    """A hop to another host is checked against that host's robots.txt: a disallowed target
+    is robots_disallowed, saying where the redirect went, and is never requested."""
+    fault.robots[OTHER] = (200, "User-agent: *\nDisallow: /page/secret\n")
+    seen = Counting()
+    async with Fetcher(http_config(), observer=seen) as fetcher:
+        blocked = await fetcher.fetch(_via_redirect(fault, "/page/secret"), options())
+        allowed = await fetcher.fetch(_via_redirect(fault, "/page/open"), options())
+    assert blocked.outcome is Outcome.ROBOTS_DISALLOWED
+    assert blocked.error == (f"redirected to {fault.url(OTHER, '/page/secret')}, which is "
+                             "disallowed by robots.txt")
+    assert fault.hits_for("/page/secret") == []
+    assert (allowed.outcome, allowed.url) == (Outcome.OK, fault.url(OTHER, "/page/open"))
+    assert len(fault.hits_for("/robots.txt", OTHER)) == 1
+    assert seen.robots == [OTHER]
+
+
+async def test_a_redirect_to_another_host_keeps_that_hosts_delay(fault: FaultServer) -> None:
+    """The target host's Crawl-delay spaces its requests whether they come from its own
+    URL or from a redirect elsewhere."""
+    fault.robots[OTHER] = (200, "User-agent: *\nCrawl-delay: 0.3\n")
+    async with Fetcher(http_config()) as fetcher:
+        direct = await fetcher.fetch(fault.url(OTHER, "/page/a"), options())
+        redirected = await fetcher.fetch(_via_redirect(fault, "/page/b"), options())
+    assert (direct.outcome, redirected.outcome) == (Outcome.OK, Outcome.OK)
+    starts = [h.start for h in fault.hits if h.host == OTHER and h.path.startswith("/page/")]
+    assert len(starts) == 2
+    assert starts[1] - starts[0] >= 0.29
