@@ -185,4 +185,5 @@ def test_a_merge_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None
     assert ":6: products[0].offers[0]: << (merge) takes a mapping" in error_of(
         tmp_path, text + "        <<: 3\n")
     looped = text.replace("      - url:", "      - &me\n        <<: *me\n        url:")
-    assert "products[0].offers[0]" in error_of(tmp_path, looped)
+    assert "products[0].offers[0]: << (merge) of a mapping into itself" in error_of(
+        tmp_path, looped)
