@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
+from pricewatch.db.database import open_database, sync
+from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.rounds import RoundSummary, load_previous, run_round
-from pricewatch.service import open_database, sync
-from pricewatch.store.writer import CheckWriter
+from pricewatch.runtime.rounds import RoundSummary, load_previous, run_round
 
 SELECTOR = ".buybox .price"
 
@@ -92,8 +92,8 @@ def _skip_extraction() -> None:
     """The floor under extraction: fetch, round, writer and loop with a constant answer."""
     from decimal import Decimal
 
-    from pricewatch import pipeline
     from pricewatch.models import Extraction
+    from pricewatch.runtime import pipeline
 
     def constant(_text: str, **_kw: object) -> Extraction:
         return Extraction(Decimal("1"), "USD", True, title="t", extractor="selector")

@@ -45,9 +45,9 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("fetch: decode + bot-wall check", ("fetch/decode.py", "fetch/classify.py")),
     ("fetch: pricewatch.fetch + aiohttp/yarl", ("pricewatch/fetch/", "aiohttp/", "yarl/",
                                                  "multidict/")),
-    ("store: writer + SQLAlchemy + aiosqlite", ("pricewatch/store/", "sqlalchemy/",
+    ("db: writer + SQLAlchemy + aiosqlite", ("pricewatch/db/", "sqlalchemy/",
                                                 "aiosqlite/", "sqlite3")),
-    ("round runner + pipeline", ("pricewatch/rounds.py", "pricewatch/pipeline.py")),
+    ("round runner + pipeline", ("pricewatch/runtime/rounds.py", "pricewatch/runtime/pipeline.py")),
     ("event loop (asyncio, sockets)", ("asyncio/", "selectors.py")),
 ]
 

@@ -28,8 +28,8 @@ import asyncpg
 from bench.harness import ROOT, Shop
 from bench.loadshop import url_of
 from bench.pricewatch_contender import config_text
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
 
 SCRATCH_DB = "pricewatch_bench_scale"
 

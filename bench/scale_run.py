@@ -27,7 +27,7 @@ from sqlalchemy import text
 from bench.measure import Phase
 from bench.pricewatch_contender import timed_round
 from pricewatch.config import Settings, load
-from pricewatch.service import open_database
+from pricewatch.db.database import open_database
 
 
 def _status(field: str) -> float:

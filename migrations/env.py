@@ -11,8 +11,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from pricewatch.store.engine import create_engine
-from pricewatch.store.tables import metadata
+from pricewatch.db.engine import create_engine
+from pricewatch.db.tables import metadata
 
 
 def run(connection: Connection) -> None:

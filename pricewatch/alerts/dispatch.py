@@ -22,12 +22,12 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.alerts import store
 from pricewatch.alerts.channels import Channel, build
 from pricewatch.alerts.message import Message, digest, single
 from pricewatch.config import NotifyRetryConfig, Settings
+from pricewatch.db import alerts as alert_rows
+from pricewatch.db.writer import classify
 from pricewatch.errors import NotifyError, StorageError
-from pricewatch.store.writer import classify
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,10 @@ class Dispatcher:
         busy = {i for ids in self._inflight.values() for i in ids}
         try:
             async with self._engine.begin() as conn:
-                due = await store.due_alerts(conn, self._clock(), skip=busy)
+                due = await alert_rows.due_alerts(conn, self._clock(), skip=busy)
                 names = {c.name for c in self._channels}
                 finished = [p.id for p in due if names <= p.finished]
-                await store.mark_done(conn, finished)
+                await alert_rows.mark_done(conn, finished)
         except SQLAlchemyError as exc:
             raise classify(exc) from exc
         due = [p for p in due if p.id not in finished]
@@ -156,7 +156,7 @@ class Dispatcher:
         while True:  # the attempt happened; losing its record would hide a failure
             try:
                 async with self._engine.begin() as conn:
-                    await store.log_attempt(conn, message.alert_ids, channel=channel,
+                    await alert_rows.log_attempt(conn, message.alert_ids, channel=channel,
                                             attempt=attempt, status=status, error=error,
                                             digest=message.digest, now=self._clock())
                 return

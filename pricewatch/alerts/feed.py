@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 from pricewatch.alerts.service import AlertService
+from pricewatch.db.repository import PendingCheck
 from pricewatch.errors import StorageError
 from pricewatch.models import Check, Offer
-from pricewatch.store.repository import PendingCheck
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The alert engine and its dispatcher wired together, as a process uses them.
+"""The alert judge and its dispatcher wired together, as a process uses them.
 
 ``pricewatch once`` and the daemon both do::
 
@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.alerts.dispatch import Dispatcher
-from pricewatch.alerts.engine import AlertEngine
+from pricewatch.alerts.judge import AlertJudge
 from pricewatch.alerts.message import Alert
 from pricewatch.config import Settings
 from pricewatch.models import Check, Offer
@@ -32,21 +32,21 @@ class AlertService:
         registry = registry or CollectorRegistry()
         # Built first: an apprise URL apprise cannot read fails before any page is fetched.
         self.dispatcher = Dispatcher.from_settings(settings, engine, registry=registry)
-        self.engine = AlertEngine.from_settings(settings, engine, dispatcher=self.dispatcher,
+        self.judge = AlertJudge.from_settings(settings, engine, dispatcher=self.dispatcher,
                                                 registry=registry)
         self._grace = grace
 
     def reconfigure(self, settings: Settings) -> None:
         """Apply a reloaded config; raises (changing nothing) if its channels are unusable."""
         self.dispatcher.reconfigure(settings)
-        self.engine.reconfigure(settings)
+        self.judge.reconfigure(settings)
         self.enabled = settings.model.alerts.enabled
         if self.enabled:
             self.dispatcher.start()
 
     def wants(self, offer: Offer) -> bool:
         """Whether any alert rule judges this offer's checks."""
-        return self.enabled and self.engine.wants(offer)
+        return self.enabled and self.judge.wants(offer)
 
     async def process(self, offer: Offer, check: Check) -> list[Alert]:
         return await self.process_many([(offer, check)])
@@ -54,7 +54,7 @@ class AlertService:
     async def process_many(self, items: Sequence[tuple[Offer, Check]]) -> list[Alert]:
         if not self.enabled:
             return []
-        return await self.engine.process_many(items)
+        return await self.judge.process_many(items)
 
     async def __aenter__(self) -> AlertService:
         if self.enabled:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from pricewatch import yamlsource
+from pricewatch.config import source as yamlsource
 from pricewatch.config.alerts import AlertRulesConfig
 from pricewatch.config.schema import (
     GlobalConfig,

@@ -102,7 +102,7 @@ def check_timezone(value: str) -> str:
 
 def check_cron(value: str) -> str:
     # Imported lazily: schedule.py is the only module that may import apscheduler at top level.
-    from pricewatch.schedule import validate_cron
+    from pricewatch.runtime.schedule import validate_cron
 
     validate_cron(value)
     return value

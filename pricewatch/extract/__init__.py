@@ -10,7 +10,7 @@ Public API (others code against it)::
 from __future__ import annotations
 
 from pricewatch.extract.candidates import Candidate, Report, Signal
-from pricewatch.extract.engine import explain, extract
+from pricewatch.extract.entry import explain, extract
 from pricewatch.extract.money import parse_price
 
 __all__ = ["Candidate", "Report", "Signal", "explain", "extract", "parse_price"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pricewatch.metrics import Metrics
+from pricewatch.runtime.metrics import Metrics
 from tests.deploy.support import (
     COMPOSE,
     DASHBOARD_PROVIDERS,
@@ -104,7 +104,7 @@ def test_every_panel_queries_something_and_says_what_it_shows(dashboard: dict[st
 
 
 def test_queries_only_use_series_pricewatch_exports(dashboard: dict[str, Any]) -> None:
-    """Every series the dashboard and the rules read is in pricewatch.metrics or is recorded."""
+    """Every series the dashboard and rules read is exported by the metrics module or recorded."""
     rules = rule_queries(load_yaml(RULES))
     known = _exported_series() | {q.name for q in rules if q.kind == "record"} | {"up"}
     for query in [*dashboard_queries(dashboard), *rules]:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from pricewatch import config
-from pricewatch.daemon import Daemon
+from pricewatch.runtime.daemon import Daemon
 from tests.conftest import ServeFn, eventually
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ import asyncpg
 import pytest
 
 from pricewatch import config
-from pricewatch.daemon import Daemon
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
+from pricewatch.runtime.daemon import Daemon
 from tests.conftest import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from pricewatch import config
-from pricewatch.export import export
+from pricewatch.cli.export import export
+from pricewatch.db.database import open_database, sync
+from pricewatch.db.repository import PendingCheck, insert_checks
 from pricewatch.models import Check, Outcome
-from pricewatch.service import open_database, sync
-from pricewatch.store.repository import PendingCheck, insert_checks
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 

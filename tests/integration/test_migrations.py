@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import PendingCheck, history, insert_checks, sync_catalog
 from pricewatch.errors import StorageError
 from pricewatch.models import Check, Outcome
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import PendingCheck, history, insert_checks, sync_catalog
 from tests.unit.test_config import GOOD, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,8 +129,8 @@ def test_a_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     code = (
         "import asyncio, sys\n"
-        "from pricewatch.store import migrate\n"
-        "from pricewatch.store.engine import create_engine\n"
+        "from pricewatch.db import migrate\n"
+        "from pricewatch.db.engine import create_engine\n"
         "async def main():\n"
         f"    e = create_engine('sqlite:///{db}')\n"
         "    await migrate.upgrade(e)\n"

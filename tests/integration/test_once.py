@@ -12,9 +12,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from pricewatch import config
+from pricewatch.db.database import open_database, run_once
+from pricewatch.db.tables import checks, offers
 from pricewatch.models import Outcome
-from pricewatch.service import open_database, run_once
-from pricewatch.store.tables import checks, offers
 from tests.conftest import ServeFn
 
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pricewatch import logs
-from pricewatch.metrics import Metrics
+from pricewatch.cli import logs
 from pricewatch.models import Check, ExtractSpec, FetchOptions, Offer, Outcome
+from pricewatch.runtime.metrics import Metrics
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -81,7 +81,7 @@ def test_removed_offers_leave_metrics_and_currency_changes_replace() -> None:
 def test_json_log_lines() -> None:
     """--log-format json writes one parseable object per line with the extra fields."""
     formatter = logs.JsonFormatter()
-    record = logging.makeLogRecord({"name": "pricewatch.daemon", "levelno": logging.INFO,
+    record = logging.makeLogRecord({"name": "pricewatch.runtime.daemon", "levelno": logging.INFO,
                                     "levelname": "INFO", "msg": "checked %s",
                                     "args": ("kettle@shop",), "offer": "kettle@shop"})
     entry = json.loads(formatter.format(record))

@@ -7,8 +7,8 @@ import tracemalloc
 
 import pytest
 
+from pricewatch.db.repository import OfferIds
 from pricewatch.models import ExtractSpec, FetchOptions, Offer
-from pricewatch.store.repository import OfferIds
 
 FETCH = FetchOptions(user_agent="t")
 SPEC = ExtractSpec()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pricewatch.schedule import Due, phases, plan, validate_cron
+from pricewatch.runtime.schedule import Due, phases, plan, validate_cron
 
 NOW = datetime(2026, 5, 1, 12, 0, 7, tzinfo=UTC)
 HOUR = 3600.0

@@ -18,10 +18,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import Settings, loads
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import PendingCheck, insert_checks, sync_catalog
 from pricewatch.models import Check, Outcome
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import PendingCheck, insert_checks, sync_catalog
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from conftest import CONFIG, T0
 
-from pricewatch.alerts import AlertEngine
+from pricewatch.alerts import AlertJudge
 from pricewatch.config import loads
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import PendingCheck, insert_checks, sync_catalog
 from pricewatch.models import Check, Outcome
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import PendingCheck, insert_checks, sync_catalog
 
 pytestmark = pytest.mark.postgres
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -35,7 +35,7 @@ async def test_no_repeat_after_restart_on_postgres(postgres_url: str) -> None:
                           price=Decimal("150.5"), currency="EUR")
             async with engine.begin() as conn:
                 await insert_checks(conn, [PendingCheck(ids[offer.key], check)])
-            alerts = AlertEngine.from_settings(settings, engine)
+            alerts = AlertJudge.from_settings(settings, engine)
             fired.append([a.rule for a in await alerts.process(offer, check)])
         finally:
             await engine.dispose()

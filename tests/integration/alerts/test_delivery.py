@@ -10,12 +10,12 @@ from conftest import T0, Catalog, Mailbox, Receiver
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from pricewatch.alerts import AlertEngine, Dispatcher
+from pricewatch.alerts import AlertJudge, Dispatcher
 from pricewatch.alerts.channels import AppriseChannel, WebhookChannel
 from pricewatch.alerts.resolve import rule_book
-from pricewatch.alerts.store import recent_alerts
 from pricewatch.config import NotifyRetryConfig, loads
-from pricewatch.store.tables import notifications
+from pricewatch.db.alerts import recent_alerts
+from pricewatch.db.tables import notifications
 
 FAST = NotifyRetryConfig(attempts=4, backoff_base=0.01, backoff_max=0.05)
 
@@ -28,8 +28,8 @@ async def attempts(catalog: Catalog) -> list[tuple[str, int, str, bool]]:
 
 async def raise_alert(catalog: Catalog, dispatcher: Dispatcher | None, price: str = "190",
                       *, now: datetime = T0, registry: CollectorRegistry | None = None
-                      ) -> AlertEngine:
-    engine = AlertEngine(catalog.engine, rule_book(catalog.settings), dispatcher=dispatcher,
+                      ) -> AlertJudge:
+    engine = AlertJudge(catalog.engine, rule_book(catalog.settings), dispatcher=dispatcher,
                          clock=lambda: now, registry=registry)
     offer = catalog.settings.offers()[0]
     await engine.process(offer, await catalog.check(price, now))
@@ -158,7 +158,7 @@ products:
     now = {"t": night}
     dispatcher = Dispatcher(catalog.engine, [WebhookChannel("hook", webhook.url)], retry=FAST,
                             clock=lambda: now["t"])
-    engine = AlertEngine(catalog.engine, rule_book(settings),
+    engine = AlertJudge(catalog.engine, rule_book(settings),
                          quiet_hours=settings.model.alerts.quiet_hours, dispatcher=dispatcher,
                          clock=lambda: now["t"])
     offer = settings.offers()[0]

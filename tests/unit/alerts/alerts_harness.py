@@ -1,4 +1,4 @@
-"""A real SQLite database, a catalogue from a config text, and an AlertEngine fed one check at
+"""A real SQLite database, a catalogue from a config text, and an AlertJudge fed one check at
 a time (the check is stored first, as a round does). Shared by the alert tests."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.alerts import Alert, AlertEngine
-from pricewatch.alerts.engine import Waker
+from pricewatch.alerts import Alert, AlertJudge
+from pricewatch.alerts.judge import Waker
 from pricewatch.config import Settings, loads
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import PendingCheck, insert_checks, sync_catalog
 from pricewatch.models import Check, Offer, Outcome
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import PendingCheck, insert_checks, sync_catalog
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ class Harness:
         self.now = clock_start
         self.waker = waker
         self.db: AsyncEngine | None = None
-        self.alerts: AlertEngine | None = None
+        self.alerts: AlertJudge | None = None
         self.ids: dict[str, int] = {}
 
     @property
@@ -73,7 +73,7 @@ class Harness:
         await migrate.upgrade(self.db)
         async with self.db.begin() as conn:
             self.ids = await sync_catalog(conn, self.offers, T0)
-        self.alerts = AlertEngine.from_settings(self.settings, self.db, dispatcher=self.waker)
+        self.alerts = AlertJudge.from_settings(self.settings, self.db, dispatcher=self.waker)
         self.alerts._clock = lambda: self.now  # quiet hours follow the test's clock
 
     async def close(self) -> None:

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import TextIO
 
 from pricewatch.config import Settings
+from pricewatch.db.database import open_database
+from pricewatch.db.repository import stream_checks
 from pricewatch.models import Check, plain
-from pricewatch.service import open_database
-from pricewatch.store.repository import stream_checks
 
 COLUMNS = ("observed_at", "offer", "outcome", "price", "currency", "in_stock", "http_status",
            "duration_ms", "attempts", "extractor", "unchanged", "error")

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.db.repository import PendingCheck, insert_checks
 from pricewatch.errors import StorageError, StorageUnavailable
-from pricewatch.store.repository import PendingCheck, insert_checks
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.alerts.message import Alert
 from pricewatch.alerts.rules import Fact, Facts, State
+from pricewatch.db.repository import latest_checks
+from pricewatch.db.tables import alert_states, alerts, checks, notifications, offers
 from pricewatch.models import Check, Outcome, plain
-from pricewatch.store.repository import latest_checks
-from pricewatch.store.tables import alert_states, alerts, checks, notifications, offers
 
 StateKey = tuple[str, str]  # (subject, rule id)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pricewatch.cli.text import money, stock, table
 from pricewatch.config import load
-from pricewatch.daemon import Daemon
+from pricewatch.db.database import run_once
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
 from pricewatch.demo.config import write_demo_config
-from pricewatch.service import run_once
-from pricewatch.textui import money, stock, table
+from pricewatch.runtime.daemon import Daemon
 
 
 async def run_demo(

@@ -8,10 +8,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pricewatch.alerts.channels import build
 from pricewatch.alerts.message import test_message
-from pricewatch.alerts.store import Recent, recent_alerts
+from pricewatch.cli.text import table
 from pricewatch.config import Settings
+from pricewatch.db.alerts import Recent, recent_alerts
 from pricewatch.errors import NotifyError, StorageError
-from pricewatch.textui import table
 
 
 async def send_test(settings: Settings) -> tuple[str, bool]:
@@ -40,7 +40,7 @@ async def send_test(settings: Settings) -> tuple[str, bool]:
 
 
 async def list_recent(settings: Settings, *, limit: int) -> str:
-    from pricewatch.service import open_database
+    from pricewatch.db.database import open_database
 
     async with open_database(settings, upgrade=False) as engine:
         try:

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pricewatch.db.tables import checks, offers, products
 from pricewatch.models import Check, Offer, Outcome, plain
-from pricewatch.store.tables import checks, offers, products
 
 # Rows per INSERT batch in the catalogue sync: a list of 100,000 row dicts (and the driver's
 # copy of it) was ~90 MB at once; batches of this size keep it to a few MB.

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pricewatch.alerts import store
 from pricewatch.alerts.message import Alert
 from pricewatch.alerts.quiet import hold_until
 from pricewatch.alerts.resolve import RuleBook, rule_book
@@ -33,8 +32,9 @@ from pricewatch.alerts.rules import (
     evaluate,
 )
 from pricewatch.config import QuietHoursConfig, Settings
+from pricewatch.db import alerts as alert_rows
+from pricewatch.db.writer import classify
 from pricewatch.models import Check, Offer, Outcome
-from pricewatch.store.writer import classify
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,11 @@ class Waker(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Judged:
-    states: dict[store.StateKey, tuple[State, State]]
+    states: dict[alert_rows.StateKey, tuple[State, State]]
     alerts: list[Alert]
 
 
-class AlertEngine:
+class AlertJudge:
     """``await engine.process(offer, check)`` or ``process_many`` after each check or round."""
 
     def __init__(
@@ -75,7 +75,7 @@ class AlertEngine:
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine, *,
                       dispatcher: Waker | None = None,
-                      registry: CollectorRegistry | None = None) -> AlertEngine:
+                      registry: CollectorRegistry | None = None) -> AlertJudge:
         return cls(engine, rule_book(settings), quiet_hours=settings.model.alerts.quiet_hours,
                    dispatcher=dispatcher, registry=registry)
 
@@ -99,15 +99,15 @@ class AlertEngine:
         subjects = {o.key for o, _ in items} | {o.product_id for o, _ in items}
         try:
             async with self._engine.begin() as conn:
-                states = await store.load_states(conn, subjects)
+                states = await alert_rows.load_states(conn, subjects)
                 judged = _Judged({}, [])
                 for offer, check in items:
                     await self._judge(conn, offer, check, states, judged)
-                await store.save_states(conn, judged.states, self._clock())
+                await alert_rows.save_states(conn, judged.states, self._clock())
                 stored = []
                 for alert in judged.alerts:
                     held = hold_until(self._clock(), self._quiet)
-                    alert_id = await store.insert_alert(conn, alert, held)
+                    alert_id = await alert_rows.insert_alert(conn, alert, held)
                     stored.append(replace(alert, id=alert_id))
         except SQLAlchemyError as exc:
             raise classify(exc) from exc
@@ -119,10 +119,10 @@ class AlertEngine:
         return stored
 
     async def _judge(self, conn: AsyncConnection, offer: Offer, check: Check,
-                     states: dict[store.StateKey, State], judged: _Judged) -> None:
+                     states: dict[alert_rows.StateKey, State], judged: _Judged) -> None:
         rules = self._rules.rules(offer.key)
         needs = {PREVIOUS, LOWEST_EVER, *(f for r in rules for f in r.needs)}
-        facts = await store.facts(conn, offer.key, check, needs) \
+        facts = await alert_rows.facts(conn, offer.key, check, needs) \
             if check.outcome is Outcome.OK else {}
         now = check.observed_at
         firings: list[tuple[Firing, str]] = []
@@ -133,7 +133,7 @@ class AlertEngine:
         if cheapest_rule is not None and check.outcome is Outcome.OK:
             key = (offer.product_id, cheapest_rule.id)
             before = states.get(key, State())
-            cheapest = await store.cheapest_store(conn, offer.product_id, check, offer.store,
+            cheapest = await alert_rows.cheapest_store(conn, offer.product_id, check, offer.store,
                                                   before.memo)
             self._step(offer.product_id, cheapest_rule, check, facts=facts, now=now,
                        states=states, judged=judged, firings=firings, cheapest=cheapest)
@@ -141,7 +141,7 @@ class AlertEngine:
             judged.alerts.append(_alert(offer, check, firing, subject, facts))
 
     def _step(self, subject: str, rule: Rule, check: Check, *, facts: Facts,
-              now: datetime, states: dict[store.StateKey, State], judged: _Judged,
+              now: datetime, states: dict[alert_rows.StateKey, State], judged: _Judged,
               firings: list[tuple[Firing, str]], cheapest: str | None = None) -> None:
         key = (subject, rule.id)
         before = states.get(key, State())

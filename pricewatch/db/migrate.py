@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.db.tables import metadata
 from pricewatch.errors import StorageError
-from pricewatch.store.tables import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config

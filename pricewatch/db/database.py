@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pricewatch.alerts import Alert
 from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import OfferIds, sync_catalog
+from pricewatch.db.writer import CheckWriter, classify
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer
-from pricewatch.pipeline import CheckResult, utcnow
-from pricewatch.rounds import RoundSummary, load_previous, run_round
-from pricewatch.store import migrate
-from pricewatch.store.engine import create_engine
-from pricewatch.store.repository import OfferIds, sync_catalog
-from pricewatch.store.writer import CheckWriter, classify
+from pricewatch.runtime.pipeline import CheckResult, utcnow
+from pricewatch.runtime.rounds import RoundSummary, load_previous, run_round
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.db.repository import PendingCheck, latest_checks, validators
+from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome
-from pricewatch.pipeline import CheckResult, Previous, check_offer, extract_pool
-from pricewatch.store.repository import PendingCheck, latest_checks, validators
-from pricewatch.store.writer import CheckWriter
+from pricewatch.runtime.pipeline import CheckResult, Previous, check_offer, extract_pool
 
 log = logging.getLogger(__name__)
 

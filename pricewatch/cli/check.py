@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pricewatch.cli.text import money, stock, table
 from pricewatch.config import HttpConfig
 from pricewatch.extract import Report, explain
 from pricewatch.extract.rules import compile_css, compile_regex, compile_xpath
 from pricewatch.fetch.decode import decode
 from pricewatch.models import ExtractSpec, FetchOptions, FetchResult, Outcome, Timeouts, plain
-from pricewatch.textui import money, stock, table
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

@@ -47,8 +47,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    from pricewatch.service import run_once
-    from pricewatch.textui import money, stock, table
+    from pricewatch.cli.text import money, stock, table
+    from pricewatch.db.database import run_once
 
     settings = _settings(args)
     result = asyncio.run(run_once(settings, keep=None if args.list_all else 61))
@@ -69,8 +69,8 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from pricewatch.service import open_database
-    from pricewatch.store import migrate
+    from pricewatch.db import migrate
+    from pricewatch.db.database import open_database
 
     settings = _settings(args)
 
@@ -89,9 +89,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from pricewatch.service import open_database
-    from pricewatch.store.repository import history
-    from pricewatch.textui import money, stock, table
+    from pricewatch.cli.text import money, stock, table
+    from pricewatch.db.database import open_database
+    from pricewatch.db.repository import history
 
     settings = _settings(args)
     keys = _offer_keys(settings, args.offer, args.config)
@@ -112,8 +112,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pricewatch import logs
-    from pricewatch.daemon import Daemon
+    from pricewatch.cli import logs
+    from pricewatch.runtime.daemon import Daemon
 
     logs.setup(level=_level(args), fmt=args.log_format)
     settings = _settings(args)
@@ -121,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from pricewatch.alerts import commands
+    from pricewatch.cli import alerts as commands
 
     settings = _settings(args)
     if args.action == "test":
@@ -133,7 +133,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pricewatch.export import export
+    from pricewatch.cli.export import export
 
     settings = _settings(args)
     keys = _offer_keys(settings, args.offer, args.config) if args.offer else None
@@ -153,8 +153,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pricewatch import logs
-    from pricewatch.demo.run import run_demo
+    from pricewatch.cli import logs
+    from pricewatch.cli.demo import run_demo
 
     logs.setup(level=_level(args), fmt=args.log_format)
     return asyncio.run(run_demo(Path(args.dir), port=args.port, size=args.products,
@@ -174,7 +174,7 @@ def _add_log_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pricewatch import checkcmd
+    from pricewatch.cli import check as checkcmd
 
     spec = checkcmd.build_spec(selector=args.selector, xpath=args.xpath,
                                attribute=args.attribute, regex=args.regex,
@@ -303,6 +303,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     return code
 
-
-if __name__ == "__main__":
-    sys.exit(main())

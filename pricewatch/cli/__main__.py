@@ -1,0 +1,5 @@
+import sys
+
+from pricewatch.cli import main
+
+sys.exit(main())
