@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
-from pricewatch.db.database import open_database, sync
+from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.runtime.rounds import RoundSummary, load_previous, run_round
+from pricewatch.runtime.rounds import RoundSummary, run_round
 
 SELECTOR = ".buybox .price"
 

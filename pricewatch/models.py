@@ -154,6 +154,15 @@ class Check:
             raise ValueError("observed_at must be timezone-aware (UTC)")
 
 
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What the last good check left behind, for conditional requests."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    check: Check | None = None  # the last ok check, reused when the server answers 304
+
 def plain(value: Decimal) -> Decimal:
     """Drop trailing zeros a NUMERIC(20, 6) column adds, without switching to exponent form:
     ``1226.000000`` -> ``1226``, ``24.990000`` -> ``24.99``."""

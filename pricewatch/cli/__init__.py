@@ -48,7 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_once(args: argparse.Namespace) -> int:
     from pricewatch.cli.text import money, stock, table
-    from pricewatch.db.database import run_once
+    from pricewatch.runtime.rounds import run_once
 
     settings = _settings(args)
     result = asyncio.run(run_once(settings, keep=None if args.list_all else 61))

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from pricewatch.cli.text import money, stock, table
 from pricewatch.config import load
-from pricewatch.db.database import run_once
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
 from pricewatch.demo.config import write_demo_config
 from pricewatch.runtime.daemon import Daemon
+from pricewatch.runtime.rounds import run_once
 
 
 async def run_demo(

@@ -1,26 +1,24 @@
-"""Wiring: the engine, the catalogue sync, the fetcher and the writer for one process."""
+"""The database entry point: open (and migrate), sync the catalogue, read what a round resumes
+from. Everything above the store layer starts here."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.alerts import Alert
-from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings
 from pricewatch.db import migrate
 from pricewatch.db.engine import create_engine
-from pricewatch.db.repository import OfferIds, sync_catalog
-from pricewatch.db.writer import CheckWriter, classify
-from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Offer
-from pricewatch.runtime.pipeline import CheckResult, utcnow
-from pricewatch.runtime.rounds import RoundSummary, load_previous, run_round
+from pricewatch.db.ids import OfferIds
+from pricewatch.db.repository import latest_checks, sync_catalog, validators
+from pricewatch.db.writer import classify
+from pricewatch.models import Offer, Previous
 
 log = logging.getLogger(__name__)
 
@@ -40,45 +38,35 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
 async def sync(engine: AsyncEngine, offers: list[Offer]) -> OfferIds:
     try:
         async with engine.begin() as conn:
-            return await sync_catalog(conn, offers, utcnow())
+            return await sync_catalog(conn, offers, datetime.now(UTC))
     except SQLAlchemyError as exc:
         raise classify(exc) from exc
 
 
-@dataclass
-class OnceResult:
-    summary: RoundSummary
-    written: int
-    alerts: list[Alert] = field(default_factory=list)
+_IN_LIST_MAX = 10_000
 
 
-async def run_once(
-    settings: Settings,
-    *,
-    on_check: Callable[[Offer, CheckResult], None] | None = None,
-    keep: int | None = None,
-) -> OnceResult:
-    """`pricewatch once`: check every active offer one time and store every check.
-    ``keep`` bounds how many checks the returned summary holds (None: all)."""
-    offers = settings.offers()
-    async with open_database(settings) as engine:
-        ids = await sync(engine, offers)
-        previous = await load_previous(engine, ids)
-        writer = CheckWriter(engine)
-        judged: list[tuple[Offer, Check]] = []
-
-        async with AlertService(settings, engine) as alerts:
-
-            def collect(offer: Offer, result: CheckResult) -> None:
-                if alerts.wants(offer):
-                    judged.append((offer, result.check))
-                if on_check is not None:
-                    on_check(offer, result)
-
-            async with Fetcher(settings.model.http) as fetcher:
-                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                          previous=previous, on_check=collect, keep=keep)
-            await writer.close()
-            raised = await alerts.process_many(judged)  # after the write: history is complete
-    log.info("round done: %s", summary.line())
-    return OnceResult(summary, writer.written, raised)
+async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
+                        every_offer: bool = False) -> dict[str, Previous]:
+    """Validators and the last good check per offer. A round needs them only for offers that
+    have validators: only they send a conditional request, and only a 304 reuses the last
+    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
+    ``every_offer`` reads them all (the daemon shows every offer's last price)."""
+    async with engine.connect() as conn:
+        rows = await validators(conn, every_offer=every_offer)
+        if not rows:
+            return {}
+        # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).
+        wanted = list(rows) if len(rows) <= _IN_LIST_MAX else None
+        good = await latest_checks(conn, wanted, ok_only=True)
+    out: dict[str, Previous] = {}
+    for key, oid in ids.items():
+        row = rows.get(oid)
+        if row is None:
+            continue
+        title, etag, last_modified = row
+        last = good.get(oid)
+        if last is not None and title:
+            last = replace(last, title=title)
+        out[key] = Previous(etag=etag, last_modified=last_modified, check=last)
+    return out

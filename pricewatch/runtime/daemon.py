@@ -29,15 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pricewatch.alerts.feed import AlertFeed
 from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings, load
-from pricewatch.db.database import open_database, sync
+from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.repository import PendingCheck, latest_checks
 from pricewatch.db.writer import CheckWriter
 from pricewatch.errors import ConfigError, StorageError
 from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Offer, Outcome, plain
+from pricewatch.models import Check, Offer, Outcome, Previous, plain
 from pricewatch.runtime.metrics import Metrics
-from pricewatch.runtime.pipeline import CheckResult, Previous, check_offer, extract_pool, utcnow
-from pricewatch.runtime.rounds import load_previous
+from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool, utcnow
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
 

@@ -18,18 +18,9 @@ from functools import partial
 
 from pricewatch.extract import extract
 from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Extraction, FetchResult, Offer, Outcome
+from pricewatch.models import Check, Extraction, FetchResult, Offer, Outcome, Previous
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Previous:
-    """What the last good check left behind, for conditional requests."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    check: Check | None = None  # the last ok check, reused when the server answers 304
 
 
 @dataclass(frozen=True, slots=True)

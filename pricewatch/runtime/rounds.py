@@ -12,16 +12,18 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from pricewatch.db.repository import PendingCheck, latest_checks, validators
+from pricewatch.alerts import Alert
+from pricewatch.alerts.service import AlertService
+from pricewatch.config import Settings
+from pricewatch.db.database import load_previous, open_database, sync
+from pricewatch.db.repository import PendingCheck
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Offer, Outcome
-from pricewatch.runtime.pipeline import CheckResult, Previous, check_offer, extract_pool
+from pricewatch.models import Check, Offer, Outcome, Previous
+from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool
 
 log = logging.getLogger(__name__)
 
@@ -48,35 +50,6 @@ class RoundSummary:
     def line(self) -> str:
         parts = ", ".join(f"{o.value} {n}" for o, n in sorted(self.outcomes.items()))
         return f"{self.total} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
-
-
-_IN_LIST_MAX = 10_000
-
-
-async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
-                        every_offer: bool = False) -> dict[str, Previous]:
-    """Validators and the last good check per offer. A round needs them only for offers that
-    have validators: only they send a conditional request, and only a 304 reuses the last
-    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
-    ``every_offer`` reads them all (the daemon shows every offer's last price)."""
-    async with engine.connect() as conn:
-        rows = await validators(conn, every_offer=every_offer)
-        if not rows:
-            return {}
-        # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).
-        wanted = list(rows) if len(rows) <= _IN_LIST_MAX else None
-        good = await latest_checks(conn, wanted, ok_only=True)
-    out: dict[str, Previous] = {}
-    for key, oid in ids.items():
-        row = rows.get(oid)
-        if row is None:
-            continue
-        title, etag, last_modified = row
-        last = good.get(oid)
-        if last is not None and title:
-            last = replace(last, title=title)
-        out[key] = Previous(etag=etag, last_modified=last_modified, check=last)
-    return out
 
 
 async def run_round(
@@ -128,3 +101,42 @@ async def run_round(
             executor.shutdown(wait=False, cancel_futures=True)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@dataclass
+class OnceResult:
+    summary: RoundSummary
+    written: int
+    alerts: list[Alert] = field(default_factory=list)
+
+
+async def run_once(
+    settings: Settings,
+    *,
+    on_check: Callable[[Offer, CheckResult], None] | None = None,
+    keep: int | None = None,
+) -> OnceResult:
+    """`pricewatch once`: check every active offer one time and store every check.
+    ``keep`` bounds how many checks the returned summary holds (None: all)."""
+    offers = settings.offers()
+    async with open_database(settings) as engine:
+        ids = await sync(engine, offers)
+        previous = await load_previous(engine, ids)
+        writer = CheckWriter(engine)
+        judged: list[tuple[Offer, Check]] = []
+
+        async with AlertService(settings, engine) as alerts:
+
+            def collect(offer: Offer, result: CheckResult) -> None:
+                if alerts.wants(offer):
+                    judged.append((offer, result.check))
+                if on_check is not None:
+                    on_check(offer, result)
+
+            async with Fetcher(settings.model.http) as fetcher:
+                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                          previous=previous, on_check=collect, keep=keep)
+            await writer.close()
+            raised = await alerts.process_many(judged)  # after the write: history is complete
+    log.info("round done: %s", summary.line())
+    return OnceResult(summary, writer.written, raised)

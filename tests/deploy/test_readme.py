@@ -9,10 +9,10 @@ import asyncpg
 import pytest
 
 from pricewatch import config
-from pricewatch.db.database import run_once
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
 from pricewatch.demo.config import demo_config
+from pricewatch.runtime.rounds import run_once
 from tests.deploy.support import (
     ROOT,
     RULES,

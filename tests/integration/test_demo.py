@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pricewatch import config
-from pricewatch.db.database import run_once
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog, in_stock_at, price_at
 from pricewatch.demo.config import write_demo_config
 from pricewatch.models import Outcome
+from pricewatch.runtime.rounds import run_once
 
 NOW = 1_790_000_000.0  # a fixed instant: the shop's clock, so prices are known in advance
 

@@ -12,9 +12,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from pricewatch import config
-from pricewatch.db.database import open_database, run_once
+from pricewatch.db.database import open_database
 from pricewatch.db.tables import checks, offers
 from pricewatch.models import Outcome
+from pricewatch.runtime.rounds import run_once
 from tests.conftest import ServeFn
 
 

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import HttpConfig
 from pricewatch.db import migrate, tables
+from pricewatch.db.database import load_previous
 from pricewatch.db.engine import create_engine
 from pricewatch.db.repository import count_checks, sync_catalog
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
-from pricewatch.runtime.rounds import load_previous, run_round
+from pricewatch.runtime.rounds import run_round
 
 PAGES = 30
 

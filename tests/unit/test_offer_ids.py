@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from pricewatch.db.repository import OfferIds
+from pricewatch.db.ids import OfferIds
 from pricewatch.models import ExtractSpec, FetchOptions, Offer
 
 FETCH = FetchOptions(user_agent="t")

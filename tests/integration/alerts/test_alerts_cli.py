@@ -11,8 +11,8 @@ from conftest import Receiver
 
 from pricewatch.cli import main
 from pricewatch.config import load
-from pricewatch.db.database import run_once
 from pricewatch.demo import shop
+from pricewatch.runtime.rounds import run_once
 
 
 def write_config(tmp_path: Path, base_url: str, hook: str) -> Path:

@@ -12,7 +12,7 @@ import yaml
 from faultserver import HOSTS, FaultServer, by_host
 
 from pricewatch import config
-from pricewatch.db.database import run_once
+from pricewatch.runtime.rounds import run_once
 
 _HTTP: dict[str, Any] = {
     "user_agent": "pricewatch-test/1.0",
