@@ -19,17 +19,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.alerts.channels import Channel, build
 from pricewatch.alerts.message import Message, digest, single
 from pricewatch.config import NotifyRetryConfig, Settings
 from pricewatch.db import alerts as alert_rows
-from pricewatch.db.writer import classify
+from pricewatch.db.errors import first_line, mapped
 from pricewatch.errors import NotifyError, StorageError
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
 
 
 class Dispatcher:
@@ -84,29 +85,42 @@ class Dispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
+        """Deliver what is due whenever woken or polled. Outlives any error: a database outage
+        (or a bug) is logged once, retried with backoff, and delivery resumes after it."""
+        wait = self._poll
+        failing: str | None = None
         while not self._closing:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
             if self._closing:
                 return
             self._wake.clear()
             try:
                 await self.dispatch_due()
-            except StorageError as exc:
-                log.warning("cannot read pending alerts, will try again: %s", exc)
+            except Exception as exc:
+                wait = min(MAX_BACKOFF, self._poll, 1.0 if failing is None else wait * 2)
+                message = f"{type(exc).__name__}: {first_line(exc)}"
+                if message != failing:
+                    if isinstance(exc, StorageError):
+                        log.warning("cannot read pending alerts, will try again: %s", exc)
+                    else:
+                        log.exception("alert dispatch failed, will try again")
+                failing = message
+                continue
+            if failing is not None:
+                log.info("alert dispatch resumed")
+            failing, wait = None, self._poll
 
     async def dispatch_due(self) -> int:
         """Start delivering every due alert not already in flight; returns how many."""
         busy = {i for ids in self._inflight.values() for i in ids}
-        try:
+        with mapped("cannot read pending alerts"):
             async with self._engine.begin() as conn:
                 due = await alert_rows.due_alerts(conn, self._clock(), skip=busy)
                 names = {c.name for c in self._channels}
                 finished = [p.id for p in due if names <= p.finished]
                 await alert_rows.mark_done(conn, finished)
-        except SQLAlchemyError as exc:
-            raise classify(exc) from exc
         due = [p for p in due if p.id not in finished]
         for channel in self._channels:
             todo = [p for p in due if channel.name not in p.finished]
@@ -155,15 +169,19 @@ class Dispatcher:
         delay = 0.5
         while True:  # the attempt happened; losing its record would hide a failure
             try:
-                async with self._engine.begin() as conn:
-                    await alert_rows.log_attempt(conn, message.alert_ids, channel=channel,
-                                            attempt=attempt, status=status, error=error,
-                                            digest=message.digest, now=self._clock())
+                with mapped("cannot record a delivery attempt"):
+                    async with self._engine.begin() as conn:
+                        await alert_rows.log_attempt(conn, message.alert_ids, channel=channel,
+                                                     attempt=attempt, status=status,
+                                                     error=error, digest=message.digest,
+                                                     now=self._clock())
                 return
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("cannot record a delivery attempt, retrying: %s", exc)
+            except Exception as exc:
+                if delay == 0.5:  # once per outage
+                    log.warning("%s; retrying", exc if isinstance(exc, StorageError)
+                                else f"{type(exc).__name__}: {first_line(exc)}")
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, MAX_BACKOFF)
 
     async def close(self, *, grace: float = 30.0, drain: bool = True) -> None:
         """Stop; with ``drain``, first deliver what is due, waiting at most ``grace`` seconds.
@@ -183,8 +201,8 @@ class Dispatcher:
                 if self._inflight:
                     await asyncio.wait(list(self._inflight),
                                        timeout=max(0.0, deadline - time.monotonic()))
-        except StorageError as exc:
-            log.error("cannot deliver pending alerts at shutdown: %s", exc)
+        except Exception as exc:  # shutdown goes on: undelivered alerts stay stored
+            log.error("cannot deliver pending alerts at shutdown: %s", first_line(exc))
         left = list(self._inflight)
         for task in left:
             task.cancel()

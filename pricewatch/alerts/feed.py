@@ -68,5 +68,10 @@ class AlertFeed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
+            except Exception:
+                # Not the database: a bug on these checks would fail the same way forever, and
+                # hold up every later alert. Skip them, loudly.
+                log.exception("alerts for %d checks not judged (an error in pricewatch)",
+                              len(items))
             delay = 1.0
             del self._pending[:len(items)]

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pricewatch.alerts.message import Alert
@@ -33,7 +32,7 @@ from pricewatch.alerts.rules import (
 )
 from pricewatch.config import QuietHoursConfig, Settings
 from pricewatch.db import alerts as alert_rows
-from pricewatch.db.writer import classify
+from pricewatch.db.errors import mapped
 from pricewatch.models import Check, Offer, Outcome
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ class AlertJudge:
         if not items:
             return []
         subjects = {o.key for o, _ in items} | {o.product_id for o, _ in items}
-        try:
+        with mapped("cannot judge alerts"):
             async with self._engine.begin() as conn:
                 states = await alert_rows.load_states(conn, subjects)
                 judged = _Judged({}, [])
@@ -109,8 +108,6 @@ class AlertJudge:
                     held = hold_until(self._clock(), self._quiet)
                     alert_id = await alert_rows.insert_alert(conn, alert, held)
                     stored.append(replace(alert, id=alert_id))
-        except SQLAlchemyError as exc:
-            raise classify(exc) from exc
         for alert in stored:
             self._fired.labels(alert.rule.split(".", 1)[0]).inc()
             log.info("alert %s: %s", alert.id, alert.title)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pricewatch import __version__
 from pricewatch.config import Settings, default_config_path, load
 from pricewatch.errors import ConfigError, ExtractionError, PricewatchError
+from pricewatch.redact import mask_url
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
@@ -40,7 +41,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     intervals = sorted({o.interval for o in offers})
     every = ", ".join(_human_seconds(s) for s in intervals) or "-"
     print(f"{args.config}: OK: {settings.product_count} products, {len(offers)} offers at "
-          f"{len(stores)} stores, checked every {every}; database {settings.database_url}")
+          f"{len(stores)} stores, checked every {every}; "
+          f"database {mask_url(settings.database_url)}")
     for warning in settings.capacity_warnings():
         print(f"warning: {warning}")
     return EXIT_OK
@@ -62,7 +64,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     counts = result.summary.outcomes
     print(table(["outcome", "checks"],
                 [(o.value, n) for o, n in sorted(counts.items(), key=lambda kv: -kv[1])]))
-    print(f"\n{result.summary.line()}; {result.written} rows written to {settings.database_url}")
+    print(f"\n{result.summary.line()}; {result.written} rows written to "
+          f"{mask_url(settings.database_url)}")
     for alert in result.alerts:
         print(f"alert: {alert.title}")
     return EXIT_OK
@@ -81,7 +84,7 @@ def cmd_db(args: argparse.Namespace) -> int:
                 diffs = await migrate.drift(engine)
                 if diffs:
                     raise PricewatchError(f"database schema differs from the models: {diffs}")
-            return f"database {settings.database_url} at revision {current} " \
+            return f"database {mask_url(settings.database_url)} at revision {current} " \
                    f"(newest shipped: {migrate.head_revision()})"
 
     print(asyncio.run(run()))
@@ -292,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PricewatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_url(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
@@ -301,5 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        # The one boundary: a database error that no lower layer mapped still reaches the
+        # user as one line, not a traceback. Anything else is a bug and keeps its traceback.
+        from pricewatch.db.errors import storage_error
+
+        error = storage_error(exc, "database error")
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
     return code
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from pricewatch.alerts.channels import build
 from pricewatch.alerts.message import test_message
 from pricewatch.cli.text import table
 from pricewatch.config import Settings
 from pricewatch.db.alerts import Recent, recent_alerts
-from pricewatch.errors import NotifyError, StorageError
+from pricewatch.errors import NotifyError, StorageError, StorageUnavailable
 
 
 async def send_test(settings: Settings) -> tuple[str, bool]:
@@ -41,14 +39,17 @@ async def send_test(settings: Settings) -> tuple[str, bool]:
 
 async def list_recent(settings: Settings, *, limit: int) -> str:
     from pricewatch.db.database import open_database
+    from pricewatch.db.errors import mapped
 
     async with open_database(settings, upgrade=False) as engine:
         try:
-            async with engine.connect() as conn:
-                recent = await recent_alerts(conn, limit=limit)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read alerts ({str(exc).splitlines()[0]}); "
-                               f"run `pricewatch db upgrade` first") from exc
+            with mapped("cannot read alerts"):
+                async with engine.connect() as conn:
+                    recent = await recent_alerts(conn, limit=limit)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            raise StorageError(f"{exc}; run `pricewatch db upgrade` first") from exc
     if not recent:
         return "no alerts yet"
     rows = [(r.id, r.created_at.strftime("%Y-%m-%d %H:%M"), r.rule, _short(r.title, 70),

@@ -147,6 +147,9 @@ class ProductConfig(_Scheduled):
 class DatabaseConfig(Model):
     url: str | None = None  # default: sqlite file pricewatch.db next to the config file
     echo: bool = False
+    # Bounds every statement (PostgreSQL) or lock wait (SQLite): a silent connection or a
+    # stuck lock becomes an error the writer retries, never a write that waits forever.
+    statement_timeout: PositiveDuration = 30.0
 
     @field_validator("url")
     @classmethod

@@ -3,44 +3,68 @@ from. Everything above the store layer starts here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import Settings
 from pricewatch.db import migrate
 from pricewatch.db.engine import create_engine
+from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.ids import OfferIds
 from pricewatch.db.repository import latest_checks, sync_catalog, validators
-from pricewatch.db.writer import classify
 from pricewatch.models import Offer, Previous
+from pricewatch.redact import mask_url
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[AsyncEngine]:
-    """An engine on the configured database, migrated to the newest schema."""
-    engine = create_engine(settings.database_url, echo=settings.model.database.echo)
+    """An engine on the configured database, migrated to the newest schema (or, without
+    ``upgrade``, known to answer); raises StorageError naming the database otherwise."""
+    config = settings.model.database
+    engine = create_engine(settings.database_url, echo=config.echo,
+                           statement_timeout=config.statement_timeout)
     try:
-        if upgrade:
-            await migrate.upgrade(engine)
+        with mapped(f"database {mask_url(settings.database_url)}"):
+            if upgrade:
+                await migrate.upgrade(engine)
+            else:
+                await _select_one(engine)
         yield engine
     finally:
-        await engine.dispose()
+        with mapped("closing the database"):
+            await engine.dispose()
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str:
+    """"ok", or one line saying why the database does not answer (for /readyz)."""
+    try:
+        async with asyncio.timeout(within):
+            await _select_one(engine)
+    except TimeoutError:
+        return f"unreachable: no answer within {within:g}s"
+    except Exception as exc:  # a health check reports every failure, it never raises
+        return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
+    return "ok"
 
 
 async def sync(engine: AsyncEngine, offers: list[Offer]) -> OfferIds:
-    try:
+    with mapped("cannot sync the catalogue"):
         async with engine.begin() as conn:
             return await sync_catalog(conn, offers, datetime.now(UTC))
-    except SQLAlchemyError as exc:
-        raise classify(exc) from exc
 
 
 _IN_LIST_MAX = 10_000
@@ -52,13 +76,14 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
     have validators: only they send a conditional request, and only a 304 reuses the last
     check (an entry for every offer was ~100 bytes each, and its check ~400 more);
     ``every_offer`` reads them all (the daemon shows every offer's last price)."""
-    async with engine.connect() as conn:
-        rows = await validators(conn, every_offer=every_offer)
-        if not rows:
-            return {}
-        # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).
-        wanted = list(rows) if len(rows) <= _IN_LIST_MAX else None
-        good = await latest_checks(conn, wanted, ok_only=True)
+    with mapped("cannot read the last checks"):
+        async with engine.connect() as conn:
+            rows = await validators(conn, every_offer=every_offer)
+            if not rows:
+                return {}
+            # An IN list up to a bound; past it, all offers (asyncpg's bind-parameter limit).
+            wanted = list(rows) if len(rows) <= _IN_LIST_MAX else None
+            good = await latest_checks(conn, wanted, ok_only=True)
     out: dict[str, Previous] = {}
     for key, oid in ids.items():
         row = rows.get(oid)

@@ -27,25 +27,42 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine with the pragmas and pool settings pricewatch relies on."""
+CONNECT_TIMEOUT = 10.0
+
+
+def create_engine(url: str, *, echo: bool = False,
+                  statement_timeout: float = 30.0) -> AsyncEngine:
+    """An engine with the pragmas, pool settings and timeouts pricewatch relies on.
+
+    ``statement_timeout`` bounds every database call: on PostgreSQL both the server
+    (``statement_timeout``) and the client (asyncpg's ``command_timeout``, which also ends a
+    wait on a connection that went silent); on SQLite the wait for a lock (busy timeout)."""
     target = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if target.get_backend_name() == "postgresql":
         # pre_ping turns a connection killed by a Postgres restart into a fresh one.
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5,
+                      pool_timeout=statement_timeout, connect_args={
+                          "timeout": min(CONNECT_TIMEOUT, statement_timeout),
+                          # The client gives the server a moment to report its own timeout.
+                          "command_timeout": statement_timeout + 1.0,
+                          "server_settings": {
+                              "statement_timeout": str(int(statement_timeout * 1000))},
+                      })
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        busy_ms = int(statement_timeout * 1000)
+        event.listen(engine.sync_engine, "connect",
+                     lambda conn, record: _sqlite_pragmas(conn, busy_ms))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
     # WAL lets readers (the CLI's history, Grafana) run while the daemon writes; NORMAL sync is
     # durable across process crashes in WAL mode and much faster than FULL.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()

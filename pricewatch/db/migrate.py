@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.db.errors import mapped
 from pricewatch.db.tables import metadata
-from pricewatch.errors import StorageError
+from pricewatch.errors import StorageError, StorageUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,20 +48,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
-    try:
+    with mapped("migration failed"):
         async with engine.begin() as conn:
             await conn.run_sync(run)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"migration failed: {exc}") from exc
 
 
 async def _stored_revision(engine: AsyncEngine) -> str | None:
     """The revision in ``alembic_version``, or None when there is none (a new database)."""
     try:
-        async with engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-    except SQLAlchemyError:
-        return None  # no table yet; the upgrade that follows reports real connection errors
+        with mapped("cannot read the schema revision"):
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))
+                        ).all()
+    except StorageUnavailable:
+        raise
+    except StorageError:
+        return None  # no table yet: a new database
     return rows[0][0] if len(rows) == 1 else None
 
 
@@ -71,8 +73,9 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
         return MigrationContext.configure(connection).get_current_revision()
 
-    async with engine.connect() as conn:
-        return await conn.run_sync(run)
+    with mapped("cannot read the schema revision"):
+        async with engine.connect() as conn:
+            return await conn.run_sync(run)
 
 
 async def drift(engine: AsyncEngine) -> list[Any]:
@@ -85,5 +88,6 @@ async def drift(engine: AsyncEngine) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    async with engine.connect() as conn:
-        return await conn.run_sync(run)
+    with mapped("cannot compare the schema"):
+        async with engine.connect() as conn:
+            return await conn.run_sync(run)

@@ -1,8 +1,12 @@
 """The one batching writer: checks go to the database in batches, never a commit per row.
 
-If the database is unreachable (a Postgres restart), rows stay buffered in memory, up to a
-bound, and are written when it returns; only beyond the bound are the oldest rows dropped,
-and that is counted, never silent.
+If the database is unreachable (a Postgres restart, a connection gone silent), rows stay
+buffered in memory, up to a bound, and are written when it returns; only beyond the bound are
+the oldest rows dropped, and that is counted, never silent.
+
+A batch the database refuses for good (a value out of a column's range) is split in halves
+until the rows that cause it are found: each is stored as an ``error`` check saying why its
+result could not be stored, and every other row is written. One bad row never blocks a batch.
 """
 
 from __future__ import annotations
@@ -13,23 +17,33 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.repository import PendingCheck, insert_checks
 from pricewatch.errors import StorageError, StorageUnavailable
+from pricewatch.models import Check, Outcome
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF = 30.0
 
-def classify(exc: BaseException) -> StorageError:
-    """Convert a database error: connection-level problems are temporary, the rest are not."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
-        return StorageUnavailable(str(exc).splitlines()[0])
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return StorageUnavailable(str(exc).splitlines()[0])
-    return StorageError(str(exc).splitlines()[0])
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    at: float  # monotonic time it was added
+    pending: PendingCheck
+
+
+def unstorable(pending: PendingCheck, reason: str) -> PendingCheck:
+    """The failed check that stands for a row the database would not take."""
+    check = pending.check
+    return PendingCheck(pending.offer_id, Check(
+        check.offer_key, check.observed_at, Outcome.ERROR, http_status=check.http_status,
+        duration_ms=check.duration_ms, attempts=check.attempts,
+        error=f"{check.outcome.value} result could not be stored: {reason}"[:1000]))
 
 
 class CheckWriter:
@@ -42,22 +56,28 @@ class CheckWriter:
         batch_size: int = 1000,
         flush_interval: float = 1.0,
         max_buffer: int = 100_000,
+        write_timeout: float = 120.0,
         on_write: Callable[[int, float], None] | None = None,
         on_flushed: Callable[[Sequence[PendingCheck]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._batch_size = batch_size
         self._flush_interval = flush_interval
-        self._buffer: deque[PendingCheck] = deque()
+        self._buffer: deque[_Queued] = deque()
         self._max_buffer = max_buffer
+        # A last bound over one transaction, should a driver's own timeouts not fire.
+        self._write_timeout = write_timeout
         self._on_write = on_write
         self._on_flushed = on_flushed  # told of each batch once it is durably stored
+        self._clock = clock
         self._closing = False
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.dropped = 0
+        self.poisoned = 0  # rows stored as a failed check because the database refused them
         self.available = True
         self.last_error: str | None = None
 
@@ -65,41 +85,96 @@ class CheckWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
+    def oldest_pending_age(self) -> float:
+        """Seconds the oldest unwritten row has waited (0 when nothing waits)."""
+        if not self._buffer:
+            return 0.0
+        return max(0.0, self._clock() - self._buffer[0].at)
+
     def add(self, pending: PendingCheck) -> None:
         """Queue one check; never blocks and never raises."""
         if len(self._buffer) >= self._max_buffer:
             self._buffer.popleft()
             self.dropped += 1
             log.error("write buffer full (%d rows): dropped the oldest check", self._max_buffer)
-        self._buffer.append(pending)
+        self._buffer.append(_Queued(self._clock(), pending))
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
     async def flush(self) -> int:
-        """Write everything buffered now; raises StorageError (rows stay buffered) on failure."""
+        """Write everything buffered now; raises StorageUnavailable (rows stay buffered) when
+        the database cannot be reached."""
         written = 0
         async with self._lock:
             while self._buffer:
-                batch = [self._buffer[i] for i in range(min(self._batch_size, len(self._buffer)))]
+                batch = [self._buffer[i].pending
+                         for i in range(min(self._batch_size, len(self._buffer)))]
                 started = time.perf_counter()
+                stored: list[PendingCheck] = []
                 try:
-                    async with self._engine.begin() as conn:
-                        await insert_checks(conn, batch)
-                except (SQLAlchemyError, OSError) as exc:
+                    await self._write_splitting(batch, stored)
+                except StorageUnavailable as exc:
                     self.available = False
-                    self.last_error = str(exc).splitlines()[0]
-                    raise classify(exc) from exc
-                for _ in batch:
-                    self._buffer.popleft()
-                written += len(batch)
-                self.written += len(batch)
+                    self.last_error = str(exc)
+                    raise
+                finally:
+                    # Sub-batches are written in order: what was stored is a prefix.
+                    for _ in stored:
+                        self._buffer.popleft()
+                    self._stored(stored, started)
+                written += len(stored)
                 self.available = True
                 self.last_error = None
-                if self._on_write is not None:
-                    self._on_write(len(batch), time.perf_counter() - started)
-                if self._on_flushed is not None:
-                    self._on_flushed(batch)
         return written
+
+    def _stored(self, stored: list[PendingCheck], started: float) -> None:
+        if not stored:
+            return
+        self.written += len(stored)
+        if self._on_write is not None:
+            self._on_write(len(stored), time.perf_counter() - started)
+        if self._on_flushed is not None:
+            self._on_flushed(stored)
+
+    async def _write(self, rows: Sequence[PendingCheck]) -> None:
+        with mapped("cannot write checks"):
+            async with asyncio.timeout(self._write_timeout), self._engine.begin() as conn:
+                await insert_checks(conn, rows)
+
+    async def _write_splitting(self, rows: list[PendingCheck], stored: list[PendingCheck]
+                               ) -> None:
+        """Write ``rows``; on a permanent error, bisect to the bad rows (``stored`` collects
+        what was written, in order). StorageUnavailable stops it, leaving the rest."""
+        try:
+            await self._write(rows)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            if len(rows) > 1:
+                middle = len(rows) // 2
+                await self._write_splitting(rows[:middle], stored)
+                await self._write_splitting(rows[middle:], stored)
+                return
+            stored.append(await self._store_failed(rows[0], exc))
+            return
+        stored.extend(rows)
+
+    async def _store_failed(self, row: PendingCheck, exc: StorageError) -> PendingCheck:
+        self.poisoned += 1
+        reason = str(exc).removeprefix("cannot write checks: ")
+        log.error("check of %s could not be stored (%s); stored as a failed check",
+                  row.check.offer_key, reason)
+        replacement = unstorable(row, reason)
+        try:
+            await self._write([replacement])
+        except StorageUnavailable:
+            self.poisoned -= 1
+            raise
+        except StorageError as again:
+            # Not even the failed check fits (its offer is gone): drop it, counted.
+            self.dropped += 1
+            log.error("lost a check of %s: %s", row.check.offer_key, again)
+        return replacement
 
     def start(self) -> None:
         """Flush in the background every ``flush_interval`` or when a batch is full."""
@@ -118,16 +193,24 @@ class CheckWriter:
             if self._closing:
                 break
             self._wake.clear()
+            failing = self.last_error
             try:
                 await self.flush()
                 backoff = self._flush_interval
+                if failing is not None:
+                    log.info("database writes resumed")
             except StorageUnavailable as exc:
-                backoff = min(backoff * 2, 30.0)
-                log.warning("database unavailable, %d checks buffered: %s", self.pending, exc)
-            except StorageError as exc:
-                # A permanent error would repeat forever on the same rows; keep them, say so.
-                backoff = min(backoff * 2, 30.0)
-                log.error("cannot write %d buffered checks: %s", self.pending, exc)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                if failing is None:  # once per outage, not once per retry
+                    log.warning("database unavailable, %d checks buffered: %s",
+                                self.pending, exc)
+            except Exception as exc:  # the writer must outlive any error; say it once
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                self.available = False
+                message = f"{type(exc).__name__}: {first_line(exc)}"
+                if message != failing:
+                    log.exception("cannot write %d buffered checks", self.pending)
+                self.last_error = message
 
     async def close(self, *, grace: float = 10.0) -> None:
         """Stop the background loop and write what is left, trying for up to ``grace`` seconds."""
@@ -143,11 +226,12 @@ class CheckWriter:
         delay = 0.2
         while self._buffer:
             try:
-                await self.flush()
-            except StorageError as exc:
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    await self.flush()
+            except (StorageError, TimeoutError) as exc:
                 if time.monotonic() + delay > deadline:
                     log.error("lost %d checks: database unavailable at shutdown (%s)",
-                              self.pending, exc)
+                              self.pending, exc or "timed out")
                     self.dropped += self.pending
                     self._buffer.clear()
                     break

@@ -23,18 +23,18 @@ from datetime import datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.alerts.feed import AlertFeed
 from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings, load
-from pricewatch.db.database import load_previous, open_database, sync
+from pricewatch.db.database import load_previous, open_database, ping, sync
 from pricewatch.db.repository import PendingCheck, latest_checks
 from pricewatch.db.writer import CheckWriter
 from pricewatch.errors import ConfigError, StorageError
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome, Previous, plain
+from pricewatch.redact import mask_url
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool, utcnow
 from pricewatch.runtime.schedule import Due, Scheduler, plan
@@ -46,6 +46,7 @@ CONFIG_POLL = 2.0
 ALERT_GRACE = 10.0  # at shutdown: time to judge the last checks and deliver due alerts
 SUMMARY_EVERY = 60.0
 HOUSEKEEPING_EVERY = 5.0
+STUCK_WRITES = 30.0  # /readyz fails when a check has waited this long to be written
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Daemon:
                 self._scheduler.start()
                 self.metrics.reload_success.set(time.time())
                 log.info("pricewatch running: %d offers, database %s", len(self._offers),
-                         self.settings.database_url)
+                         mask_url(self.settings.database_url))
                 for warning in self.settings.capacity_warnings():
                     log.warning("%s", warning)
                 background = [asyncio.create_task(self._watch_config(), name="config-watch"),
@@ -384,17 +385,16 @@ class Daemon:
         if writer is not None and not writer.available:
             parts["database"] = f"writes failing, {writer.pending} checks buffered: " \
                                     f"{writer.last_error}"
+        if writer is not None:
+            waited = writer.oldest_pending_age()
+            parts["writes"] = "ok" if waited <= STUCK_WRITES else \
+                f"stuck: the oldest of {writer.pending} unwritten checks waited {waited:.0f}s"
         return all(v == "ok" for v in parts.values()), parts
 
     async def _ping(self) -> str:
         if self._engine is None:
             return "not started"
-        try:
-            async with asyncio.timeout(2.0), self._engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return f"unreachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        return "ok"
+        return await ping(self._engine)
 
     def _refresh_db_metrics(self) -> None:
         writer = self._writer
