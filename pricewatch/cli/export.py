@@ -45,10 +45,10 @@ async def export(
 ) -> int:
     """Write the checks to ``out``; returns how many were written."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
-    if writer is not None:
-        writer.writeheader()
     count = 0
     async with open_database(settings, upgrade=False) as engine, engine.connect() as conn:
+        if writer is not None:  # only once the database answered: no half a file on errors
+            writer.writeheader()
         async for check in stream_checks(conn, since=since, offer_keys=offer_keys):
             row = _row(check)
             if writer is not None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import Settings
 from pricewatch.db import migrate
-from pricewatch.db.engine import create_engine
+from pricewatch.db.engine import create_engine, probe_sqlite
 from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.ids import OfferIds
 from pricewatch.db.repository import latest_checks, sync_catalog, validators
@@ -30,10 +30,13 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     """An engine on the configured database, migrated to the newest schema (or, without
     ``upgrade``, known to answer); raises StorageError naming the database otherwise."""
     config = settings.model.database
+    where = f"database {mask_url(settings.database_url)}"
+    with mapped(where):
+        probe_sqlite(settings.database_url)
     engine = create_engine(settings.database_url, echo=config.echo,
                            statement_timeout=config.statement_timeout)
     try:
-        with mapped(f"database {mask_url(settings.database_url)}"):
+        with mapped(where):
             if upgrade:
                 await migrate.upgrade(engine)
             else:

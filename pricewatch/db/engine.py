@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -55,6 +56,23 @@ def create_engine(url: str, *, echo: bool = False,
         event.listen(engine.sync_engine, "connect",
                      lambda conn, record: _sqlite_pragmas(conn, busy_ms))
     return engine
+
+
+def probe_sqlite(url: str) -> None:
+    """Open (or create) a SQLite file synchronously, raising sqlite3.Error if it cannot be.
+
+    A failed first connection through aiosqlite leaves its worker thread posting to the event
+    loop after ``asyncio.run`` closed it (a traceback on stderr); a plain open finds the same
+    problem (a missing folder, a directory, a file that is not a database) without that."""
+    target = async_url(url)
+    path = target.database
+    if target.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()
+    finally:
+        connection.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:

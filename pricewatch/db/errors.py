@@ -100,8 +100,13 @@ def mapped(action: str = "") -> Iterator[None]:
     """Run a block that talks to the database; re-raise its errors as StorageError."""
     try:
         yield
+    except StorageError as exc:
+        if not action:
+            raise
+        # An inner boundary's error gains this one's context: "database URL: migration ...".
+        raise type(exc)(f"{action}: {exc}") from exc
     except Exception as exc:
         error = storage_error(exc, action)
-        if error is None or error is exc:
+        if error is None:
             raise
         raise error from exc
