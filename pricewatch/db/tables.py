@@ -6,6 +6,7 @@ Alembic's migrations in ``migrations/versions`` must produce exactly this; a tes
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -62,9 +63,50 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite only auto-increments an INTEGER PRIMARY KEY; Postgres gets a 64-bit identity.
 BigID = BigInteger().with_variant(Integer(), "sqlite")
 
-# Prices up to 10^14 with 6 decimals: enough for any currency (3-decimal dinars, crypto-like
+# Prices below 10^14 with 6 decimals: enough for any currency (3-decimal dinars, crypto-like
 # price-per-unit listings) without ever going through float.
-Price = Numeric(20, 6, asdecimal=True)
+PRICE_SCALE = 6
+PRICE_LIMIT = Decimal(10) ** 14
+_QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
+_TEXT_WIDTH = 14 + 1 + PRICE_SCALE
+
+
+class ExactPrice(TypeDecorator[Decimal]):
+    """A price, exact on both databases: NUMERIC(20, 6) on PostgreSQL; on SQLite, whose NUMERIC
+    is a float (99999999999999.99 read back as 99999999999999.984375), fixed-width text,
+    ``00000000000024.990000``. Prices are never negative, so the zero-padded text sorts like
+    the number: ``ORDER BY``, ``min()``, ``max()`` and comparisons stay right in SQL (a scaled
+    integer would not fit: 10^14 x 10^6 is past SQLite's 64-bit INTEGER)."""
+
+    impl = Numeric(20, PRICE_SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(_TEXT_WIDTH))
+        return dialect.type_descriptor(Numeric(20, PRICE_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not amount.is_finite() or amount < 0 or amount >= PRICE_LIMIT:
+            # The last line of defence: the writer stores such a row as a failed check.
+            raise ValueError(f"price {amount} outside 0 <= price < 10^14")
+        amount = amount.quantize(_QUANTUM, rounding=ROUND_HALF_UP)  # as NUMERIC(20, 6) does
+        if dialect.name == "sqlite":
+            return f"{amount:0{_TEXT_WIDTH}.{PRICE_SCALE}f}"
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, float):  # a REAL left by a database from before migration 0003
+            return Decimal(repr(value))
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+Price = ExactPrice()
 
 products = Table(
     "products",
