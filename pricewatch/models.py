@@ -11,6 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+# A price is below this (the checks column is NUMERIC(20, 6)): larger is never a real price,
+# and on PostgreSQL it would fail the write.
+PRICE_LIMIT = Decimal(10) ** 14
+
 
 class Outcome(StrEnum):
     """How one check ended. Only ``OK`` carries a price."""
@@ -146,8 +150,10 @@ class Check:
     def __post_init__(self) -> None:
         # The invariant that keeps a failed scrape from ever reading as a price (or a price of 0).
         if self.outcome is Outcome.OK:
-            if self.price is None or self.price <= 0:
-                raise ValueError(f"an ok check needs a positive price, got {self.price!r}")
+            if (self.price is None or not self.price.is_finite() or self.price <= 0
+                    or self.price >= PRICE_LIMIT):
+                raise ValueError(f"an ok check needs a price with 0 < price < 10^14, "
+                                 f"got {self.price!r}")
         elif self.price is not None:
             raise ValueError(f"a {self.outcome} check cannot carry a price")
         if self.observed_at.tzinfo is None:

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from pricewatch.models import PRICE_LIMIT
+
 # Constraint names are fixed so migrations are identical on both databases.
 metadata = MetaData(
     naming_convention={
@@ -66,7 +68,6 @@ BigID = BigInteger().with_variant(Integer(), "sqlite")
 # Prices below 10^14 with 6 decimals: enough for any currency (3-decimal dinars, crypto-like
 # price-per-unit listings) without ever going through float.
 PRICE_SCALE = 6
-PRICE_LIMIT = Decimal(10) ** 14
 _QUANTUM = Decimal(1).scaleb(-PRICE_SCALE)
 _TEXT_WIDTH = 14 + 1 + PRICE_SCALE
 

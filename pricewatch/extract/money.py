@@ -8,13 +8,14 @@ turns symbols into ISO codes ("$" on a .cl shop is CLP).
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from price_parser import Price
 from price_parser._currencies import CURRENCIES
 
 from pricewatch.extract.locales import ZERO_DECIMAL, Hints, page_hints
+from pricewatch.models import PRICE_LIMIT
 
 # Symbols whose currency does not depend on the shop's country.
 _FIXED = {
@@ -119,6 +120,36 @@ def to_iso(symbol: str | None, default: str | None = None) -> str | None:
 
 _AMBIGUOUS = re.compile(r"^\d{1,3}[.,]\d{3}$")
 
+_QUANTUM = Decimal("0.000001")
+_MINUS = ("-", "\u2212", "\u2012", "\u2013", "\ufe63", "\uff0d")  # hyphen, minus, dashes
+_EXPONENT = re.compile(r"^[eE][+-]?\d")
+
+
+def valid_amount(amount: Decimal | None) -> Decimal | None:
+    """``amount`` if it can be a price (finite, > 0, < 10^14, not 0 at six decimals), else
+    None. A wrong price is worse than none: 10^308 or 0.0000001 is no price."""
+    if amount is None or not amount.is_finite() or amount <= 0 or amount >= PRICE_LIMIT:
+        return None
+    if amount.quantize(_QUANTUM, rounding=ROUND_HALF_UP) == 0:
+        return None
+    return amount
+
+
+def _signed_or_exponent(text: str, amount_text: str, currency_text: str | None) -> bool:
+    """Whether the number price-parser read is really negative (``$-5.00``, ``-5``, ``-$5``)
+    or the mantissa of an exponent (``1e308``): price-parser drops both the sign and the
+    exponent, and would read 5 and 1."""
+    start = text.find(amount_text)
+    if start < 0:
+        return False
+    if _EXPONENT.match(text[start + len(amount_text):]):
+        return True
+    before = text[:start].rstrip()
+    if currency_text and before.endswith(currency_text):
+        before = before[: -len(currency_text)].rstrip()
+    # A dash after a digit is a range ("10 - 20"): price-parser already took the first number.
+    return before.endswith(_MINUS)
+
 
 def _decimal_separator(amount_text: str, hints: Hints, currency: str | None) -> str | None:
     """The decimal separator to force on price-parser, only where the text is ambiguous."""
@@ -160,17 +191,19 @@ def parse_with_hints(
         currency = to_iso(currency_hint, hints.currency)
     if first.amount_text is None:
         return None, currency
+    if _signed_or_exponent(text, first.amount_text, first.currency):
+        return None, currency
     amount = first.amount
     if decimal_separator is None:
         sep = _decimal_separator(first.amount_text, hints, currency)
         if sep is not None:
             amount = _parsed(text, hint, sep).amount
-    if amount is None or amount <= 0:
-        return None, currency
-    return amount, currency
+    return valid_amount(amount), currency
 
 
 _PLAIN = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+# A number as JSON or a program writes it: -5, 1e308, 2.5E-3.
+_MACHINE_NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+\s*$|^\s*[+-]\s*\d")
 
 
 def parse_machine(value: object, hints: Hints, currency: str | None = None) -> Decimal | None:
@@ -179,17 +212,22 @@ def parse_machine(value: object, hints: Hints, currency: str | None = None) -> D
         return None
     if isinstance(value, int | float):
         try:
-            amount = Decimal(str(value))
+            return valid_amount(Decimal(str(value)))
         except InvalidOperation:
             return None
-        return amount if amount > 0 and amount.is_finite() else None
     if not isinstance(value, str):
         return None
     text = value.strip()
     cur = currency or hints.currency
     if _PLAIN.match(text) and not (cur in ZERO_DECIMAL and _AMBIGUOUS.match(text)):
-        amount = Decimal(text)
-        return amount if amount > 0 else None
+        return valid_amount(Decimal(text))
+    if _MACHINE_NUMBER.match(text):
+        # "-5" or "1e308" (str() of a JSON number): a number, never the digits price-parser
+        # would pick out of it.
+        try:
+            return valid_amount(Decimal(text.replace(" ", "")))
+        except InvalidOperation:
+            return None
     return parse_with_hints(text, hints, currency_hint=currency)[0]
 
 

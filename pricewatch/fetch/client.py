@@ -146,11 +146,11 @@ class Fetcher:
             if options.obey_robots:
                 verdict = await self._robots_verdict(current, host, options)
                 if not verdict.allowed:
-                    self._observer.on_robots_blocked(host)
+                    if verdict.outcome is Outcome.ROBOTS_DISALLOWED:
+                        self._observer.on_robots_blocked(host)
                     reason = verdict.reason if current == url else (
                         f"redirected to {current}, which is {verdict.reason}")
-                    return FetchResult(Outcome.ROBOTS_DISALLOWED, current, attempts=0,
-                                       error=reason)
+                    return FetchResult(verdict.outcome, current, attempts=0, error=reason)
             tried = await self._attempts(current, host, options, etag, last_modified)
             target = tried.redirect
             if target is None:
@@ -221,8 +221,14 @@ class Fetcher:
         except aiohttp.TooManyRedirects:
             return RobotsResponse(404, error="too many redirects")  # RFC 9309: unavailable
         except Exception as exc:
-            _outcome, message = outcome_for_exception(exc)
-            return RobotsResponse(None, error=message)
+            outcome, message = outcome_for_exception(exc)
+            # Only a host that cannot be reached (refused, DNS, reset, no connection in time)
+            # makes the check a network failure; a robots.txt that answers too slowly or
+            # brokenly is "unavailable" (RFC 9309) and blocks the host.
+            unreachable = isinstance(exc, aiohttp.ConnectionTimeoutError) or (
+                outcome is Outcome.NETWORK_ERROR)
+            return RobotsResponse(None, error=message,
+                                  outcome=outcome if unreachable else None)
 
 
 def _paused_message(left: float) -> str:

@@ -1,6 +1,8 @@
 """Bytes to text: charset from the header, then the page's meta tag, then detection.
 
-Undecodable bytes become U+FFFD; decoding never raises."""
+Undecodable bytes become U+FFFD; decoding never raises. ``not_text`` then tells bytes that
+are no text at all (an image, a brotli body served without its Content-Encoding) from a page
+with a few bad bytes: digits found in binary junk must never become a price."""
 
 from __future__ import annotations
 
@@ -44,3 +46,26 @@ def decode(body: bytes, header_charset: str | None) -> tuple[str, str]:
     if charset in ("ascii", "iso8859-1", "latin-1"):
         charset = "cp1252"  # browsers treat these labels as windows-1252, and so do shops
     return body.decode(charset, errors="replace"), charset
+
+
+# C0 controls other than whitespace, DEL and C1 controls: real text has next to none, random
+# bytes decoded as windows-1252 about 11 %.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_SAMPLE = 32 * 1024
+MAX_CONTROL = 0.01
+MAX_UNREADABLE = 0.10  # controls and U+FFFD together: random bytes as UTF-8 are mostly U+FFFD
+
+
+def not_text(text: str) -> str | None:
+    """Why decoded ``text`` is not a text document (binary content), or None when it is."""
+    sample = text[:_SAMPLE]
+    if not sample:
+        return None
+    if "\x00" in sample:
+        return "binary content (NUL bytes), not a text page"
+    controls = len(_CONTROL.findall(sample))
+    unreadable = controls + sample.count("\ufffd")
+    if controls > MAX_CONTROL * len(sample) or unreadable > MAX_UNREADABLE * len(sample):
+        share = 100 * unreadable / len(sample)
+        return f"binary content ({share:.0f}% control or undecodable characters), not a text page"
+    return None

@@ -20,7 +20,7 @@ from pricewatch.fetch.classify import (
     outcome_for_status,
     temporary_exception,
 )
-from pricewatch.fetch.decode import decode
+from pricewatch.fetch.decode import decode, not_text
 from pricewatch.fetch.retry import is_temporary, parse_retry_after
 from pricewatch.models import FetchOptions, FetchResult, Outcome
 
@@ -135,6 +135,10 @@ async def _read(
         return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
                                    error=f"body over {max_bytes} bytes (decompressed)"))
     text, _charset = decode(body, response.charset)
+    binary = not_text(text)
+    if binary is not None:
+        return Attempt(FetchResult(Outcome.NOT_HTML, final_url, status=status,
+                                   content_type=ctype, error=binary))
     marker = None if is_json else looks_blocked(text)
     if marker is not None:
         return Attempt(FetchResult(Outcome.BLOCKED, final_url, status=status,

@@ -5,6 +5,9 @@
 - 4xx (404, 403, ...): no rules; everything is allowed.
 - 5xx, timeouts, connection errors: the host is treated as fully disallowed until a retry
   ``retry_unavailable`` seconds later (a copy cached earlier is kept and used meanwhile).
+  When robots.txt could not be fetched because the host cannot be reached (refused, DNS, no
+  connection in time), the verdict carries that outcome (``network_error``, ``timeout``): the
+  shop is down, and saying "robots blocks" would send its owner looking in the wrong place.
 Concurrent first requests to a host share one robots.txt fetch.
 """
 
@@ -18,7 +21,7 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from pricewatch.models import FetchOptions
+from pricewatch.models import FetchOptions, Outcome
 
 # Crawl-delay beyond this is treated as this: a typo of 86400 must not stop a shop for a day.
 MAX_CRAWL_DELAY = 300.0
@@ -31,6 +34,7 @@ class RobotsResponse:
     status: int | None
     text: str = ""
     error: str | None = None
+    outcome: Outcome | None = None  # the host could not be reached: how the request failed
 
 
 RobotsLoader = Callable[[str, FetchOptions], Awaitable[RobotsResponse]]
@@ -41,6 +45,7 @@ class Verdict:
     allowed: bool
     reason: str | None = None  # why not, when not allowed
     crawl_delay: float | None = None
+    outcome: Outcome = Outcome.ROBOTS_DISALLOWED  # the check's outcome, when not allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class _Entry:
     allow_all: bool
     expires: float
     error: str | None = None
+    unreachable: Outcome | None = None  # the host could not be reached for robots.txt
 
 
 def robots_url(url: str) -> str:
@@ -82,6 +88,9 @@ class RobotsCache:
         if entry.allow_all:
             return Verdict(True)
         if entry.parser is None:
+            if entry.unreachable is not None:
+                return Verdict(False, f"{entry.error} (for robots.txt; no page request made)",
+                               outcome=entry.unreachable)
             return Verdict(False, f"robots.txt unavailable ({entry.error}); retried later")
         delay = entry.parser.crawl_delay(options.user_agent)
         crawl_delay = None if delay is None else min(float(delay), MAX_CRAWL_DELAY)
@@ -118,6 +127,7 @@ class RobotsCache:
             stale = self._entries.get(key)
             parser = stale.parser if stale is not None else None
             allow_all = stale.allow_all if stale is not None else False
-            entry = _Entry(parser, allow_all, now + self._retry, error)
+            unreachable = response.outcome if status is None else None
+            entry = _Entry(parser, allow_all, now + self._retry, error, unreachable)
         self._entries[key] = entry
         return entry
