@@ -86,3 +86,47 @@ def test_validate_masks_the_password(tmp_path: Path, free_port: int) -> None:
     assert done.returncode == 0, done.stderr
     assert SECRET not in done.stdout
     assert f"postgresql://pw:***@127.0.0.1:{free_port}/nothing" in done.stdout
+
+
+def _with_password(postgres_url: str) -> str:
+    # The test server trusts local connections, so any password works and none is checked.
+    return postgres_url.replace("postgresql://postgres@", f"postgresql://postgres:{SECRET}@")
+
+
+@pytest.mark.postgres
+def test_once_and_db_current_mask_the_password(tmp_path: Path, postgres_url: str) -> None:
+    """`once` and `db current` name the database they used with its password masked."""
+    cfg = str(config_for(tmp_path, _with_password(postgres_url)))
+    for args in (["db", "upgrade"], ["once"], ["db", "current"]):
+        done = pricewatch(*args, "-c", cfg)
+        assert done.returncode == 0, done.stderr
+        assert SECRET not in done.stdout + done.stderr
+        assert "postgres:***@127.0.0.1" in done.stdout
+
+
+@pytest.mark.postgres
+async def test_daemon_start_line_masks_the_password(tmp_path: Path, postgres_url: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """The daemon's start line names the database with its password masked."""
+    import asyncio
+    import logging
+
+    from pricewatch import config
+    from pricewatch.runtime.daemon import Daemon
+    from tests.conftest import eventually
+
+    daemon = Daemon(config.load(config_for(tmp_path, _with_password(postgres_url)),
+                                environ={}))
+    caplog.set_level(logging.INFO)
+    task = asyncio.create_task(daemon.run())
+
+    async def started() -> bool:
+        return "pricewatch running" in caplog.text
+
+    try:
+        await eventually(started, 60, "the start line")
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 60)
+    assert SECRET not in caplog.text
+    assert "postgres:***@127.0.0.1" in caplog.text
