@@ -72,11 +72,11 @@ def test_message_is_one_masked_line_never_empty() -> None:
 def test_mapped_raises_from_and_lets_bugs_through() -> None:
     """mapped() raises StorageError from the original; an error that is no database error
     (a bug) passes through unchanged."""
-    with pytest.raises(StorageUnavailable, match="writing: .*reset") as info, mapped("writing"):
+    with pytest.raises(StorageUnavailable, match=r"writing: .*reset") as info, mapped("writing"):
         raise ConnectionResetError(104, "Connection reset by peer")
     assert isinstance(info.value.__cause__, ConnectionResetError)
     with pytest.raises(KeyError), mapped("writing"):
         raise KeyError("bug")
-    with pytest.raises(StorageUnavailable, match="^outer: inner: "), mapped("outer"), \
+    with pytest.raises(StorageUnavailable, match=r"^outer: inner: "), mapped("outer"), \
             mapped("inner"):
         raise ConnectionResetError(104, "reset")
