@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except (ConfigError, ExtractionError) as exc:
         # A bad selector, XPath or regex on the command line is a usage error.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {mask_url(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except PricewatchError as exc:
         print(f"error: {mask_url(str(exc))}", file=sys.stderr)

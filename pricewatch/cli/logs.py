@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from pricewatch.redact import mask_url
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -28,8 +30,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class MaskSecrets(logging.Filter):
+    """A last net under every log line: URL passwords become ***, whoever logged them (a
+    library quoting a connection URL included). Messages stay lazy until a line is emitted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_url(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def setup(*, level: int = logging.INFO, fmt: str = "text") -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(MaskSecrets())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

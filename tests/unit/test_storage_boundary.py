@@ -80,3 +80,22 @@ def test_mapped_raises_from_and_lets_bugs_through() -> None:
     with pytest.raises(StorageUnavailable, match=r"^outer: inner: "), mapped("outer"), \
             mapped("inner"):
         raise ConnectionResetError(104, "reset")
+
+
+def test_log_lines_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever logs a URL with a password (here a library logger), the line shows ***."""
+    import logging
+
+    from pricewatch.cli import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.setup(level=logging.INFO)
+        logging.getLogger("somelib").warning("connecting to %s", "postgresql://u:hunter2@db/x")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert "postgresql://u:***@db/x" in err
