@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pricewatch.errors import ConfigError
+from pricewatch.redact import mask_url
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
                   "postgres": "postgresql+asyncpg"}
@@ -20,8 +21,9 @@ def async_url(url: str) -> URL:
     """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> asyncpg."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(f"invalid database URL: {exc}", field="database.url") from exc
+    except (ArgumentError, ValueError) as exc:  # a port that is no number: ValueError
+        raise ConfigError(f"invalid database URL: {mask_url(str(exc))}",
+                          field="database.url") from exc
     backend = parsed.drivername.split("+", 1)[0]
     if backend not in _ASYNC_DRIVERS:
         raise ConfigError(f"unsupported database {backend!r}", field="database.url")

@@ -33,6 +33,7 @@ def databases(tmp_path: Path, free_port: int) -> dict[str, str]:
         "unknown host": f"postgresql://pw:{SECRET}@no-such-host.invalid/nothing",
         "sqlite missing dir": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}",
         "sqlite directory": f"sqlite:///{tmp_path / 'a-directory.db'}",
+        "port no number": f"postgresql://pw:{SECRET}@127.0.0.1:notaport/nothing",
     }
 
 
@@ -60,7 +61,7 @@ def pricewatch(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("db", ["refused", "unknown host", "sqlite missing dir",
-                                "sqlite directory"])
+                                "sqlite directory", "port no number"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_unreachable_database_is_one_line(tmp_path: Path, free_port: int, db: str,
                                           command: str) -> None:
