@@ -74,7 +74,7 @@ def test_unreachable_database_is_one_line(tmp_path: Path, free_port: int, db: st
     assert SECRET not in done.stderr + done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
-    assert errors[0].startswith("error: database "), errors
+    assert errors[0].startswith("error: database"), errors
     assert not [line for line in done.stderr.splitlines()
                 if line.strip() and not line.startswith("error:") and " ERROR " not in line
                 and " WARNING " not in line and " INFO " not in line], done.stderr
