@@ -32,7 +32,7 @@ from pricewatch.demo.catalog import catalog
 from pricewatch.errors import StorageUnavailable
 from pricewatch.models import Check, Outcome
 from pricewatch.runtime.daemon import Daemon
-from tests.conftest import eventually
+from tests.conftest import ServeFn, eventually
 from tests.dbproxy import DatabaseProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -265,3 +265,68 @@ async def test_readyz_answers_503_while_the_database_is_silent(
         await asyncio.wait_for(task, 60)
         await runner.cleanup()
     assert 500 not in statuses
+
+
+async def test_alerts_raised_during_a_cut_are_delivered_after_it(
+        proxy: DatabaseProxy, postgres_url: str, tmp_path: Path, webhook: Receiver,
+        serve: ServeFn) -> None:
+    """The daemon through a database cut: the price dips below the target and back while the
+    database is away; once it is back, the checks buffered meanwhile are written, judged and
+    the alert delivered, and the daemon shuts down cleanly."""
+    shown = {"price": "100.00"}
+
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text=f'<html><body><h1>Phone X</h1><span class="price">'
+                            f'{shown["price"]} EUR</span></body></html>',
+                            content_type="text/html")
+
+    base = await serve({"/phone": page})
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+database:
+  url: {proxy.url(postgres_url)}
+  statement_timeout: {TIMEOUT}s
+schedule: {{interval: 1s, catch_up_window: 1s, jitter: 0}}
+server: {{enabled: false}}
+http: {{per_host_delay: 0s, obey_robots: false}}
+alerts:
+  rules: {{below: 50}}
+  channels:
+    - name: hook
+      webhook: {webhook.url}
+products:
+  - id: phone
+    name: Phone X
+    offers:
+      - url: {base}/phone
+        selector: .price
+""", encoding="utf-8")
+    daemon = Daemon(config.load(path, environ={}))
+    task = asyncio.create_task(daemon.run())
+
+    def ok_checks() -> float:
+        return daemon.metrics.registry.get_sample_value(
+            "pricewatch_checks_total", {"store": "127.0.0.1", "outcome": "ok"}) or 0
+
+    async def checked(at_least: float) -> bool:
+        return ok_checks() >= at_least
+
+    try:
+        await eventually(lambda: checked(2), 30, "the first checks")
+        await proxy.cut()
+        shown["price"] = "40.00"
+        during = ok_checks()
+        await eventually(lambda: checked(during + 3), 30, "checks during the cut")
+        shown["price"] = "100.00"  # only checks made during the cut saw the drop
+        dipped = ok_checks()
+        await eventually(lambda: checked(dipped + 2), 30, "a check at the old price")
+        assert not webhook.received
+        await proxy.restore()
+        await asyncio.wait_for(webhook.arrived.wait(), 60)
+    finally:
+        daemon.stop()
+        code = await asyncio.wait_for(task, 60)
+    assert code == 0
+    alert = webhook.received[0]["alert"]
+    assert isinstance(alert, dict)
+    assert (alert["rule"], alert["new_price"]) == ("below", "40")
