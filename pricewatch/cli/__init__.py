@@ -307,9 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # The one boundary: a database error that no lower layer mapped still reaches the
         # user as one line, not a traceback. Anything else is a bug and keeps its traceback.
-        from pricewatch.db.errors import storage_error
+        from pricewatch.db.errors import raised_by_database, storage_error
 
-        error = storage_error(exc, "database error")
+        error = storage_error(exc, "database error") if raised_by_database(exc) else None
         if error is None:
             raise
         print(f"error: {error}", file=sys.stderr)

@@ -15,6 +15,7 @@ passes through unchanged.
 from __future__ import annotations
 
 import sqlite3
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -79,6 +80,20 @@ def is_storage_exception(exc: BaseException) -> bool:
     """Whether ``exc`` came from the database layer (not a bug elsewhere)."""
     return isinstance(exc, sa.SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError
                       | sqlite3.Error | OSError | TimeoutError)
+
+
+_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "alembic",
+                     "pricewatch.db")
+
+
+def raised_by_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database library's error, or an OSError or timeout raised inside
+    database code (a socket error elsewhere, such as a port in use, is not a database error)."""
+    if isinstance(exc, sa.SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError
+                  | sqlite3.Error):
+        return True
+    return any(str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES)
+               for frame, _line in traceback.walk_tb(exc.__traceback__))
 
 
 def storage_error(exc: BaseException, action: str = "") -> StorageError | None:

@@ -99,3 +99,28 @@ def test_log_lines_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert "postgresql://u:***@db/x" in err
+
+
+async def test_only_errors_from_database_code_count_as_database_errors(free_port: int) -> None:
+    """An OSError raised in database code (asyncpg connecting) is a database error; one raised
+    elsewhere (a port already in use) is not, so the CLI never blames the database for it."""
+    from sqlalchemy import text
+
+    from pricewatch.db.engine import create_engine
+    from pricewatch.db.errors import raised_by_database
+
+    def elsewhere() -> None:
+        raise OSError(98, "address already in use")
+
+    with pytest.raises(OSError, match="in use") as info:
+        elsewhere()
+    assert not raised_by_database(info.value)
+    engine = create_engine(f"postgresql://u@127.0.0.1:{free_port}/x")
+    try:
+        with pytest.raises(OSError, match="Connect call failed") as refused:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert raised_by_database(refused.value)
+    assert raised_by_database(_wrapped(ValueError("x")))
