@@ -43,7 +43,8 @@ def unstorable(pending: PendingCheck, reason: str) -> PendingCheck:
     return PendingCheck(pending.offer_id, Check(
         check.offer_key, check.observed_at, Outcome.ERROR, http_status=check.http_status,
         duration_ms=check.duration_ms, attempts=check.attempts,
-        error=f"{check.outcome.value} result could not be stored: {reason}"[:1000]))
+        error=f"{getattr(check.outcome, 'value', check.outcome)} result could not be stored: "
+              f"{reason}"[:1000]))
 
 
 class CheckWriter:
@@ -149,7 +150,7 @@ class CheckWriter:
             await self._write(rows)
         except StorageUnavailable:
             raise
-        except StorageError as exc:
+        except Exception as exc:  # refused by the database, or a row no code path can write
             if len(rows) > 1:
                 middle = len(rows) // 2
                 await self._write_splitting(rows[:middle], stored)
@@ -159,9 +160,10 @@ class CheckWriter:
             return
         stored.extend(rows)
 
-    async def _store_failed(self, row: PendingCheck, exc: StorageError) -> PendingCheck:
+    async def _store_failed(self, row: PendingCheck, exc: Exception) -> PendingCheck:
         self.poisoned += 1
-        reason = str(exc).removeprefix("cannot write checks: ")
+        reason = str(exc).removeprefix("cannot write checks: ") if isinstance(
+            exc, StorageError) else f"{type(exc).__name__}: {first_line(exc)}"
         log.error("check of %s could not be stored (%s); stored as a failed check",
                   row.check.offer_key, reason)
         replacement = unstorable(row, reason)
@@ -170,7 +172,7 @@ class CheckWriter:
         except StorageUnavailable:
             self.poisoned -= 1
             raise
-        except StorageError as again:
+        except Exception as again:
             # Not even the failed check fits (its offer is gone): drop it, counted.
             self.dropped += 1
             log.error("lost a check of %s: %s", row.check.offer_key, again)
