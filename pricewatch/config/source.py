@@ -263,9 +263,19 @@ def _yaml_error(exc: yaml.YAMLError, file: str, text: str | bytes) -> ConfigErro
         return ConfigError(f"cannot read: {exc.reason} (character {exc.character!r})",
                            file=file, line=lines + 1)
     if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
+        # The file:line is where the broken construct began (an unclosed "[" at :3), which
+        # is where the fix usually goes; the message also says where the parser noticed.
+        began, broke = exc.context_mark, exc.problem_mark
+        problem = exc.problem or str(exc)
+        if began is not None and broke is not None and began.line != broke.line:
+            context = (exc.context or "in this construct").removeprefix("while ")
+            return ConfigError(f"invalid YAML: {context} that begins here (line "
+                               f"{began.line + 1}): {problem} at line {broke.line + 1}, "
+                               f"column {broke.column + 1}", file=file, line=began.line + 1)
+        mark = broke or began
         line = mark.line + 1 if mark is not None else None
-        return ConfigError(f"invalid YAML: {exc.problem or exc}", file=file, line=line)
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        return ConfigError(f"invalid YAML: {problem}{column}", file=file, line=line)
     return ConfigError(f"invalid YAML: {exc}", file=file)
 
 

@@ -45,7 +45,7 @@ database:
   url: {database}
 http:
   per_host_delay: 0s
-  timeouts: {{connect: 2, read: 2, total: 2}}
+  timeouts: {{connect: 2s, read: 2s, total: 2s}}
   retries: {{attempts: 1}}
   obey_robots: false
 products:
@@ -69,7 +69,7 @@ products:
     offers:
       - url: {base}/slow
         selector: ".price"
-        timeouts: {{total: 0.5}}
+        timeouts: {{total: 500ms}}
   - id: refused
     name: Refused
     offers:
