@@ -31,7 +31,6 @@ from pricewatch.config.types import (
     XPathExpr,
 )
 
-
 # Checking a real shop more often than this needs ``allow_short_interval: true``: it is
 # impolite and gets the checker blocked. Loopback hosts (the demo, tests) are exempt.
 MIN_INTERVAL = 60.0

@@ -269,8 +269,8 @@ def loads(
             continue
         resolved = resolver.offers(product)
         problems.extend(_duplicate_stores(product, resolved, index, item, file))
-        problems.extend(_short_intervals(model, product, resolved, index, item, document.top,
-                                         file, reported))
+        problems.extend(_short_intervals(resolver.model, product, resolved, index=index, item=item,
+                                         top=document.top, file=file, reported=reported))
         offers.extend(resolved)
         if product.alerts is not None or any(o.alerts is not None for o in product.offers):
             layers[product.id] = AlertLayers(product.alerts,
@@ -306,7 +306,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _short_intervals(model: GlobalConfig, product: ProductConfig, offers: list[Offer],
+def _short_intervals(model: GlobalConfig, product: ProductConfig, offers: list[Offer], *,
                      index: int, item: yamlsource.Located, top: yamlsource.Located, file: str,
                      reported: set[yamlsource.Path]) -> list[ConfigError]:
     """Intervals under MIN_INTERVAL at a real (non-loopback) host without the opt-in."""
@@ -322,7 +322,8 @@ def _short_intervals(model: GlobalConfig, product: ProductConfig, offers: list[O
         host = (urlsplit(offer.url).hostname or "").lower()
         if allowed or _is_loopback(host):
             continue
-        located, path = item, ("products", index, "offers", o, "interval")
+        located = item
+        path: yamlsource.Path = ("products", index, "offers", o, "interval")
         if config.interval is None:
             path = ("products", index, "interval")
             if product.interval is None:
@@ -398,7 +399,8 @@ def _fields_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> set[str]:
 
 def _members(kinds: list[Any]) -> list[Any]:
     out: list[Any] = []
-    for kind in kinds:
+    for written in kinds:
+        kind = written
         while typing.get_origin(kind) is typing.Annotated:
             kind = typing.get_args(kind)[0]
         if typing.get_origin(kind) in (typing.Union, types.UnionType):

@@ -33,7 +33,7 @@ def write_config(tmp_path: Path, base: str, paths: list[str]) -> Path:
     return cfg
 
 
-@pytest.mark.parametrize(("paths", "flags", "code"), [
+@pytest.mark.parametrize("case", [
     (["/ok", "/ok"], [], 0),
     (["/ok", "/gone"], [], 3),
     (["/gone", "/gone"], [], 4),
@@ -41,9 +41,10 @@ def write_config(tmp_path: Path, base: str, paths: list[str]) -> Path:
 ], ids=["all-ok", "some-failed", "all-failed", "allowed"])
 async def test_once_exit_code_says_whether_checks_failed(
         serve: ServeFn, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        paths: list[str], flags: list[str], code: int) -> None:
+        case: tuple[list[str], list[str], int]) -> None:
     """`once` exits 3 when some checks failed, 4 when all did, 0 otherwise or when allowed,
     and says on stderr which outcomes failed."""
+    paths, flags, code = case
     base = await serve({"/ok": ok_page, "/gone": gone})
     cfg = write_config(tmp_path, base, paths)
     assert await asyncio.to_thread(cli.main, ["once", "-c", str(cfg), *flags]) == code
