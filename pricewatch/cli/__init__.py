@@ -232,6 +232,18 @@ def _add_log_options(p: argparse.ArgumentParser) -> None:
                    help="default info: one summary a minute; debug: one line per check")
 
 
+def _add_add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="the product page, http(s)")
+    p.add_argument("--name", help="the product's name (default: the page's title)")
+    p.add_argument("--id", help="the product id, a slug (default: made from the name)")
+    p.add_argument("--store", help="the store name (default: from the host, or the store "
+                   "whose hosts list it)")
+    p.add_argument("--selector", metavar="CSS", help="read the price from this element (as "
+                   "`pricewatch check --selector`)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the YAML that would be added and change nothing")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from pricewatch.cli import check as checkcmd
 
@@ -252,6 +264,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if err:
         print(f"error: {err}", file=sys.stderr)
     return code
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from pricewatch.cli import add
+
+    return asyncio.run(add.run(add.Request(
+        url=args.url, config=Path(args.config), name=args.name, product_id=args.id,
+        store=args.store, selector=args.selector, dry_run=args.dry_run)))
 
 
 def _human_seconds(seconds: float) -> str:
@@ -317,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true",
                        help="print one JSON object: price, currency, in_stock, title, "
                        "extractor, outcome, evidence")
+    add = command("add", cmd_add, "Add a product from its URL: fetch the page politely, show "
+                  "what was found (price, currency, stock, title, extractor, evidence), and "
+                  "append the product to the config, leaving the rest of the file as it was; "
+                  "a running daemon picks it up. When the price is not clear it lists the "
+                  "candidates with a --selector for each and adds nothing (exit 1).")
+    _add_add_options(add)
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
     hist.add_argument("offer", help="a product id, a product's name (any case: \"Classic "
                       "Kettle\"), or an offer key PRODUCT@STORE")
