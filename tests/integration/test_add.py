@@ -93,13 +93,14 @@ async def test_add_keeps_every_other_byte_of_a_commented_config(
     assert without(once, block) == original
     assert once.index(block) < once.index("# Nothing below is a product.")
     second = f"{demo}{products[2].path}"
-    assert await asyncio.to_thread(add, second, "-c", str(cfg), "--name", "Bag: big",
+    assert await asyncio.to_thread(add, second, "-c", str(cfg), "--name", "Bag: big ${HOME}",
                                    "--id", "bag", "--store", "shop-b") == 0
     twice = cfg.read_text(encoding="utf-8")
-    block2 = (f"  - id: bag\n    name: 'Bag: big'\n    offers:\n      - url: {second}\n"
+    block2 = (f"  - id: bag\n    name: 'Bag: big $${{HOME}}'\n    offers:\n      - url: {second}\n"
               "        store: shop-b\n")
     assert without(without(twice, block2), block) == original
-    settings = config.load(cfg, environ={})
+    settings = config.load(cfg, environ={"HOME": "/root"})
+    assert settings.offers()[2].product_name == "Bag: big ${HOME}"  # $ kept literally
     assert [o.key for o in settings.offers()] == [
         "first@127.0.0.1", "classic-headphones@127.0.0.1", "bag@shop-b"]
 
