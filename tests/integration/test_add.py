@@ -243,3 +243,13 @@ async def test_a_running_daemon_schedules_the_added_product(
             proc.terminate()
             await asyncio.to_thread(proc.wait, 30)
     assert "config reloaded" in log_path.read_text(encoding="utf-8")
+
+
+async def test_add_without_a_config_creates_one(demo: str, tmp_path: Path) -> None:
+    """No config file yet: `add` writes one holding just the product, and it loads."""
+    cfg = tmp_path / "config.yaml"
+    url = f"{demo}{catalog(6)[5].path}"
+    assert await asyncio.to_thread(add, url, "-c", str(cfg)) == 0
+    assert cfg.read_text(encoding="utf-8").startswith("products:\n  - id: classic-keyboard\n")
+    (offer,) = config.load(cfg, environ={}).offers()
+    assert offer.url == url

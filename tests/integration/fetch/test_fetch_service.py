@@ -17,8 +17,9 @@ from pricewatch.runtime.rounds import run_once
 _HTTP: dict[str, Any] = {
     "user_agent": "pricewatch-test/1.0",
     "per_host_delay": 0,
-    "timeouts": {"connect": 1, "read": 0.3, "total": 1},
-    "retries": {"attempts": 3, "backoff_base": 0.02, "backoff_max": 0.1, "retry_after_max": 1},
+    "timeouts": {"connect": "1s", "read": "300ms", "total": "1s"},
+    "retries": {"attempts": 3, "backoff_base": "20ms", "backoff_max": "100ms",
+                "retry_after_max": "1s"},
     "max_bytes": "1MiB",
     "max_redirects": 5,
 }
@@ -61,7 +62,7 @@ async def test_every_fault_is_a_classified_row(fault: FaultServer, tmp_path: Pat
         "rate-limited": u(h, "/flaky/rl?fail=9&status=429&retry_after=0"),
         "recovers": u(h, "/flaky/r?fail=2&status=503"),
         "slow-headers": u("127.0.0.3", "/slow-headers?delay=5"),
-        "trickle": {"url": u("127.0.0.3", "/trickle"), "timeouts": {"total": 0.3}},
+        "trickle": {"url": u("127.0.0.3", "/trickle"), "timeouts": {"total": "300ms"}},
         "truncated": u("127.0.0.4", "/truncated"),
         "huge": u("127.0.0.4", "/huge"),
         "bomb": u("127.0.0.4", "/bomb"),
@@ -112,7 +113,7 @@ async def test_round_of_200_offers_on_5_hosts_is_polite(
         fault.latency[host] = 0.08  # longer than the delay, so two requests do overlap
     offers: dict[str, str | dict[str, Any]] = {
         f"p{i:03d}": fault.url(HOSTS[i % 5], f"/page/{i}") for i in range(200)}
-    settings = _settings(tmp_path, offers, per_host_concurrency=2, per_host_delay=0.05)
+    settings = _settings(tmp_path, offers, per_host_concurrency=2, per_host_delay="50ms")
     result = await run_once(settings)
     assert result.written == 200
     assert {o.value for o in result.summary.outcomes} == {"ok"}
