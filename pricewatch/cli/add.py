@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """What the command line asked for."""
+
     url: str
     config: Path
     name: str | None = None
@@ -98,8 +101,7 @@ def _css_path(node: LexborNode) -> str:
             break
         tag = current.tag or "*"
         parent = current.parent
-        same = [c for c in (parent.iter() if parent is not None else [])
-                if c.tag == tag] if parent is not None else []
+        same = [c for c in parent.iter() if c.tag == tag] if parent is not None else []
         if len(same) > 1:
             position = next(i for i, c in enumerate(same, 1) if c.mem_id == current.mem_id)
             tag = f"{tag}:nth-of-type({position})"
@@ -158,17 +160,11 @@ def choices_text(url: str, config: Path, choices: list[Choice]) -> str:
              "Pick the one you pay, and add it with its selector:"]
     for c in choices:
         if c.selector:
-            lines.append(f"  pricewatch add {url} -c {config} --selector {_shell(c.selector)}"
+            lines.append(f"  pricewatch add {url} -c {config} --selector {shlex.quote(c.selector)}"
                          f"   # {money(c.candidate.price, c.candidate.currency)}")
     if not any(c.selector for c in choices):
         lines.append(f"  (no selector reads one alone; see `pricewatch check {url}`)")
     return "\n".join(lines)
-
-
-def _shell(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 def _current(config: Path) -> tuple[str | None, Settings | None]:
