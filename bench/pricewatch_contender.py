@@ -1,7 +1,7 @@
 """Contender 3: pricewatch's real pipeline, the code ``pricewatch once`` runs.
 
 A generated config.yaml goes through ``config.loads`` (the real loader), then the steps of
-``service.run_once`` run one by one so the timed phase holds the same work the other
+``runtime.rounds.run_once`` run one by one so the timed phase holds the same work the other
 contenders' phases hold: migrations and the catalogue sync (start-up, like Scrapy's engine
 start or the tutorial's CREATE TABLE) are timed separately and reported on stderr. Politeness
 is relaxed only as far as the others': per-host delay 0, per-host concurrency
@@ -53,7 +53,7 @@ class TimedRound:
 
 
 async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
-    """``service.run_once``, step by step, with the round and the final flush in ``phase``."""
+    """``run_once``'s steps one by one, the round and the final flush inside ``phase``."""
     offers = settings.offers()
     started = time.perf_counter()
     async with open_database(settings) as engine:

@@ -58,12 +58,6 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
-def load(text: str | bytes, *, file: str, environ: Mapping[str, str]) -> Located:
-    """Parse ``text`` as one YAML document; errors are ConfigError with file and line."""
-    streamed = stream(text, file=file, environ=environ, key=None)
-    return streamed.top
-
-
 class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
     """PyYAML's pure-Python composer fed by libyaml's events, so a document can be composed one
     part at a time. libyaml's own composer only builds whole documents, and a whole 100,000-offer
