@@ -266,7 +266,3 @@ async def latest_checks(
         .join(offers, offers.c.id == checks.c.offer_id)
     )
     return {row.offer_id: _check(row.key, row) for row in (await conn.execute(query)).all()}
-
-
-async def count_checks(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(checks))).scalar_one())
