@@ -49,8 +49,9 @@ def format_path(path: Path) -> str:
     return out
 
 
-# libyaml's parser is ~10x faster than PyYAML's pure-Python one (a 100,000-offer config), and
-# keeps the same line marks; the pure-Python loader is the fallback where libyaml is absent.
+# libyaml's parser is many times faster than PyYAML's pure-Python one (bench/scale.py times
+# config loading), and keeps the same line marks; the pure-Python loader is the fallback where
+# libyaml is absent.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -60,16 +61,16 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
     """PyYAML's pure-Python composer fed by libyaml's events, so a document can be composed one
-    part at a time. libyaml's own composer only builds whole documents, and a whole 100,000-offer
-    document is ~6 million node and mark objects (630 MB); one product at a time is a few dozen.
+    part at a time. libyaml's own composer only builds whole documents, and a whole document is
+    a node and its marks for every value of every offer; one product at a time is a few dozen.
     Anchors stay known across parts, as in a whole-document load."""
 
     def __init__(self, text: str | bytes) -> None:
         self._parser: Any = _Loader(text)  # the stubs leave the event methods untyped
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
-        # The parser's own methods, bound on the instance: they run once per event (1.5
-        # million for 100,000 offers) and a Python wrapper in between was a fifth of the load.
+        # The parser's own methods, bound on the instance: they run once per event (several
+        # per offer), so a Python wrapper in between is a large share of the load.
         vars(self).update(check_event=self._parser.check_event,
                           peek_event=self._parser.peek_event, get_event=self._parser.get_event)
 
