@@ -1,4 +1,4 @@
-"""The alert engine: judge each new check against its offer's rules, remember rule state in
+"""The alert judge: judge each new check against its offer's rules, remember rule state in
 the database, store the alerts that fire and wake the dispatcher.
 
 State changes and the alerts they raise are written in one transaction, so after a crash or
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class Waker(Protocol):
-    """What the engine tells when it stored new alerts (the Dispatcher)."""
+    """What the judge tells when it stored new alerts (the Dispatcher)."""
 
     def wake(self) -> None: ...
 

@@ -1,5 +1,5 @@
 """The database entry point: open (and migrate), sync the catalogue, read what a round resumes
-from. Everything above the store layer starts here."""
+from. Everything above the database layer starts here."""
 
 from __future__ import annotations
 
