@@ -134,7 +134,7 @@ class Streamed:
     holds every other top-level key (and ``key`` as an empty list, for its line)."""
 
     top: Located
-    key: str | None
+    key: str
     streamed: bool  # False: the sequence was built with ``top`` (an anchored one, say)
     _text: str | bytes  # bytes: libyaml reads them in place; a str it copies as UTF-8
     _file: str
@@ -143,7 +143,7 @@ class Streamed:
     def items(self) -> Iterator[Located]:
         """Each item of the streamed sequence, built alone; its line map uses full paths
         (``("products", 7, "offers", 0, "url")``), so errors read as in a whole-file load."""
-        if self.key is None or not isinstance(self.top.data, dict):
+        if not isinstance(self.top.data, dict):
             return
         whole = self.top.data.get(self.key)
         if not isinstance(whole, list):
@@ -178,7 +178,7 @@ class Streamed:
             composer.dispose()
 
 
-def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str | None
+def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str
            ) -> Streamed:
     """Parse the document, building everything but the top-level sequence ``key``, whose items
     ``Streamed.items()`` then builds one at a time. The whole text is parsed here, so a syntax
@@ -201,7 +201,7 @@ class _AnchorSkipped(Exception):
     """The skipped sequence defined an anchor, which something after it may use."""
 
 
-def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
+def _first_pass(text: str | bytes, key: str, *, compose_items: bool
                 ) -> tuple[yaml.Node | None, bool]:
     composer = _Composer(text)
     try:
@@ -219,7 +219,7 @@ def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
         composer.dispose()
 
 
-def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
+def _top_level(composer: _Composer, key: str, *, compose_items: bool
                ) -> tuple[yaml.MappingNode, bool]:
     """The top-level mapping with the sequence under ``key`` replaced by an empty one (which
     keeps its line), its items not built; True if that happened. Skipping the items' events
@@ -230,7 +230,7 @@ def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
     while not composer.check_event(yaml.MappingEndEvent):
         key_node = composer.node()
         event = composer.peek_event()
-        streamed = (key is not None and isinstance(key_node, yaml.ScalarNode)
+        streamed = (isinstance(key_node, yaml.ScalarNode)
                     and key_node.value == key and isinstance(event, yaml.SequenceStartEvent)
                     and not event.anchor)
         if streamed and not skipped:
