@@ -19,8 +19,9 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check pricewatch tests bench migrations
+	$(BIN)/ruff check pricewatch tests bench migrations vulture_whitelist.py
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

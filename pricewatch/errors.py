@@ -8,7 +8,6 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      │    └── ConfigErrors                        several of those, one per line
      ├── StorageError                             the database refused or is unreachable
      │    └── StorageUnavailable                  a temporary outage; the write may be retried
-     ├── FetchError                               a page could not be fetched; carries an Outcome
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
      └── NotifyError                              an alert could not be delivered
 
@@ -17,11 +16,6 @@ row with an outcome. Exceptions are for the program's own failures and for bad i
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pricewatch.models import Outcome
 
 
 class PricewatchError(Exception):
@@ -71,15 +65,6 @@ class StorageError(PricewatchError):
 
 class StorageUnavailable(StorageError):
     """The database cannot be reached right now; retrying later may succeed."""
-
-
-class FetchError(PricewatchError):
-    """A page could not be fetched; ``outcome`` says how it failed."""
-
-    def __init__(self, outcome: Outcome, message: str, *, http_status: int | None = None) -> None:
-        self.outcome = outcome
-        self.http_status = http_status
-        super().__init__(message)
 
 
 class ExtractionError(PricewatchError, ValueError):

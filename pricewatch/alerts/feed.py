@@ -1,4 +1,4 @@
-"""Feeding stored checks to the alert engine, in order, from the daemon's writer.
+"""Feeding stored checks to the alert judge, in order, from the daemon's writer.
 
 The rules read an offer's history from the database, so a check is judged only once it (and
 every check before it) has been written: the writer calls ``stored(batch)`` after each flush.

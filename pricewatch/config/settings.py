@@ -205,7 +205,7 @@ def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = No
     name = str(path)
     try:
         # Bytes, not text: libyaml parses UTF-8 bytes in place but copies a str, and each
-        # copy of a 100,000-offer file is 12 MB.
+        # copy is the size of the file again (bench/scale.py loads a large one).
         text = file.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError("file not found", file=name) from exc

@@ -1,5 +1,5 @@
 """The database entry point: open (and migrate), sync the catalogue, read what a round resumes
-from. Everything above the store layer starts here."""
+from. Everything above the database layer starts here."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
                         every_offer: bool = False) -> dict[str, Previous]:
     """Validators and the last good check per offer. A round needs them only for offers that
     have validators: only they send a conditional request, and only a 304 reuses the last
-    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
+    check (an entry and a check for every offer would grow with the catalogue);
     ``every_offer`` reads them all (the daemon shows every offer's last price)."""
     async with engine.connect() as conn:
         rows = await validators(conn, every_offer=every_offer)

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest shipped revision (a test keeps it equal to the scripts' head). Every start of
-# `run` or `once` checks the database against it with one query; Alembic (with Mako, 11 MB
-# of RSS for the life of the process) is imported only when there is something to upgrade.
+# `run` or `once` checks the database against it with one query; Alembic (with Mako, held in
+# RSS for the life of the process) is imported only when there is something to upgrade.
 HEAD = "0002"
 
 

@@ -245,7 +245,7 @@ class Daemon:
             # A slot covers fetch and extraction: the fetcher's own limit frees its slot once
             # the body is read, so when parsing is slower than fetching (100,000 offers due
             # in one catch-up window), fetched pages queued for the parser without bound
-            # (RSS passed 2 GB in two minutes).
+            # (bench/schedule.py reports the daemon's peak RSS).
             async with self._slots:
                 self.metrics.jobs_running.inc()
                 try:

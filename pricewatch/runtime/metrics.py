@@ -55,8 +55,9 @@ _PAIR = ["product", "store"]
 
 class _OfferSeries(Collector):
     """The per-offer gauges, produced at scrape time from one small object per offer. Labelled
-    prometheus_client Gauges cost ~4.6 KB per offer for these six (460 MB at 100,000 offers);
-    this is ~250 bytes."""
+    prometheus_client Gauges keep a child object, a lock and a value per offer and gauge,
+    many times this object's size: at a large catalogue they were most of the daemon's memory
+    (bench/schedule.py reports its peak RSS)."""
 
     def __init__(self) -> None:
         self._offers: dict[str, _Offer] = {}
