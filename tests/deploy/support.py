@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_DEMO = ROOT / "docker-compose.demo.yml"
+COMPOSE_POSTGRES_PORT = ROOT / "docker-compose.postgres-port.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
