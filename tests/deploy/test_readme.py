@@ -32,6 +32,7 @@ from tests.deploy.support import (
     load_yaml,
     panels,
     rule_queries,
+    tool,
 )
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -144,9 +145,10 @@ def _pg_line(program: str) -> tuple[list[str], str]:
 def _local(argv: list[str], dsn: str) -> list[str]:
     """The same command against the test server: its host and user, the test database."""
     host, user, database = _parts(dsn)
-    out = []
-    for i, arg in enumerate(argv):
-        if i and argv[i - 1] == "-U":
+    binary = tool(argv[0], "apt-get install postgresql-client; .ci/run installs it")
+    out = [str(binary)]
+    for i, arg in enumerate(argv[1:], start=1):
+        if argv[i - 1] == "-U":
             out.append(user)
         elif arg == "pricewatch":  # the database name, positional or after -d
             out.append(database)
