@@ -18,6 +18,7 @@ from tests.deploy.support import (
     COMPOSE_DEMO,
     COMPOSE_POSTGRES_PORT,
     COMPOSE_SCHEMA,
+    DATASOURCES,
     ENV_EXAMPLE,
     PROMETHEUS_DIR,
     ROOT,
@@ -189,6 +190,22 @@ def test_postgres_is_the_default_and_publishes_no_port(tmp_path: Path) -> None:
     published = _resolved(tmp_path, "postgres-port")["services"]["postgres"]["ports"]
     assert [(p["host_ip"], p["published"], p["target"]) for p in published] == [
         ("127.0.0.1", "5432", 5432)]
+
+
+def test_grafana_reads_the_history_from_the_compose_database(tmp_path: Path) -> None:
+    """The provisioned PostgreSQL datasource points at the postgres service, its user and
+    database, with the password compose hands Grafana: history works out of the box."""
+    services = _resolved(tmp_path, "default")["services"]
+    pg = services["postgres"]["environment"]
+    grafana = services["grafana"]
+    assert grafana["environment"]["POSTGRES_PASSWORD"] == PASSWORDS["POSTGRES_PASSWORD"]
+    assert grafana["depends_on"]["postgres"]["condition"] == "service_healthy"
+    (source,) = [d for d in load_yaml(DATASOURCES)["datasources"]
+                 if d["type"] == "grafana-postgresql-datasource"]
+    assert source["url"] == "postgres:5432"
+    assert source["user"] == pg["POSTGRES_USER"]
+    assert source["jsonData"]["database"] == pg["POSTGRES_DB"]
+    assert source["secureJsonData"]["password"] == "$POSTGRES_PASSWORD"
 
 
 def test_sqlite_is_one_line_of_dotenv_away(tmp_path: Path) -> None:
