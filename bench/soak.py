@@ -372,6 +372,10 @@ def report(args: argparse.Namespace, rows: list[asyncpg.Record], shops: Shops, r
           f"{metric_sum(text, 'pricewatch_checks_skipped_total', reason='host_backlog'):.0f}, "
           f"overlap {metric_sum(text, dropped, reason='overlap'):.0f}, "
           f"misfire {metric_sum(text, dropped, reason='misfire'):.0f}")
+    lag_n = metric_sum(text, "pricewatch_scheduler_lag_seconds_count")
+    if lag_n:
+        lag = metric_sum(text, "pricewatch_scheduler_lag_seconds_sum") / lag_n
+        print(f"scheduler lag (slot to job start, the event loop's lateness): mean {lag:.2f}s")
     if gaps:
         print(f"mean gap {statistics.mean(gaps):.2f}s vs interval {args.interval}s "
               f"(median {statistics.median(gaps):.2f}s, {len(gaps)} gaps)")

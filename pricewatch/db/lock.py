@@ -12,8 +12,10 @@ a stale lock behind:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pricewatch.errors import DatabaseInUse, StorageError, StorageUnavailable
 
+log = logging.getLogger(__name__)
+
+VERIFY_TIMEOUT = 5.0
+
 # pg_try_advisory_lock(bigint): a fixed key, "pricewatch" in the high bytes; advisory locks are
 # scoped to the current database, so one key serves every database.
 ADVISORY_KEY = 0x7072696365770001
@@ -38,19 +44,72 @@ def holder_name() -> str:
             f"{datetime.now(UTC).isoformat(timespec='seconds')}")
 
 
+class DaemonLock:
+    """A held lock. A file lock cannot be lost; a PostgreSQL session can (the server restarts,
+    the network drops it), and ``verify()`` takes the lock again on a new session."""
+
+    def __init__(self, engine: AsyncEngine | None = None,
+                 held: tuple[AsyncConnection, int] | None = None) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._backend: int | None = None
+        if held is not None:
+            self._conn, self._backend = held
+
+    async def verify(self) -> str | None:
+        """None if the lock is (again) held; otherwise why not. Never raises."""
+        if self._engine is None:
+            return None
+        try:
+            async with asyncio.timeout(VERIFY_TIMEOUT):
+                if self._conn is not None:
+                    try:
+                        await self._conn.execute(text("SELECT 1"))
+                        await self._conn.rollback()  # never idle in a transaction for months
+                        return None
+                    except (SQLAlchemyError, OSError):
+                        log.warning("the daemon lock's database session was lost; taking the "
+                                    "lock again")
+                        with contextlib.suppress(Exception):
+                            await self._conn.invalidate()
+                        self._conn = None
+                self._conn, self._backend = await _take_advisory(self._engine, self._backend)
+                log.info("daemon lock taken again")
+                return None
+        except DatabaseInUse as exc:
+            log.error("%s", exc)
+            return str(exc)
+        except Exception as exc:  # the database is away: try again at the next check
+            return f"cannot verify the daemon lock: {_first_line(exc)}"
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            # Closing only returns the connection to the pool, session (and lock) intact.
+            with contextlib.suppress(Exception):
+                await self._conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                         {"key": ADVISORY_KEY})
+                await self._conn.commit()
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+
 @asynccontextmanager
-async def daemon_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+async def daemon_lock(engine: AsyncEngine) -> AsyncIterator[DaemonLock]:
     """Hold the database's daemon lock for the block; ``DatabaseInUse`` if another holds it."""
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if not database or database == ":memory:":
-            yield  # a private in-memory database cannot be shared
+            yield DaemonLock()  # a private in-memory database cannot be shared
             return
         with _file_lock(Path(database + ".lock")):
-            yield
+            yield DaemonLock()
         return
-    async with _advisory_lock(engine):
-        yield
+    lock = DaemonLock(engine, await _take_advisory(engine))
+    try:
+        yield lock
+    finally:
+        await lock.close()
 
 
 def _open_lock(path: Path) -> int:
@@ -77,8 +136,10 @@ def _file_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-@asynccontextmanager
-async def _advisory_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+async def _take_advisory(engine: AsyncEngine, stale: int | None = None
+                        ) -> tuple[AsyncConnection, int]:
+    """A connection holding the advisory lock, and its backend pid; the caller closes it to
+    release the lock. ``stale``: the backend pid of this lock's previous session."""
     try:
         conn = await engine.connect()
     except (SQLAlchemyError, OSError) as exc:
@@ -88,32 +149,48 @@ async def _advisory_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         try:
             await conn.execute(text("SELECT set_config('application_name', :name, false)"),
                                {"name": holder_name()[:63]})
-            taken = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                        {"key": ADVISORY_KEY})).scalar_one()
-            holder = None if taken else await _advisory_holder(conn)
+            backend = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            holder = await _try_lock(conn)
+            if holder is not None and stale is not None and holder[1] == stale:
+                # This lock's own session from before an outage, which the server has not
+                # noticed yet (a silent network keeps it for hours): end it, take the lock.
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": stale})
+                for _ in range(20):
+                    holder = await _try_lock(conn)
+                    if holder is None or holder[1] != stale:
+                        break
+                    await asyncio.sleep(0.1)
             await conn.commit()  # the lock is the session's, not the transaction's
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"cannot take the daemon lock: {_first_line(exc)}") from exc
-        if not taken:
+        if holder is not None:
+            name, pid, addr = holder
             raise DatabaseInUse(f"database {engine.url.database} is in use by "
-                                f"{holder or 'another session'}; one daemon per database")
-        yield
-    finally:
+                                f"{name or 'a session'} (backend pid {pid}"
+                                f"{f' from {addr}' if addr else ''}); one daemon per database")
+    except BaseException:
         with contextlib.suppress(Exception):
-            await conn.close()  # ends the session, and with it the lock
+            await conn.close()
+        raise
+    return conn, backend
 
 
-async def _advisory_holder(conn: AsyncConnection) -> str | None:
+async def _try_lock(conn: AsyncConnection) -> tuple[str, int, str | None] | None:
+    """None if this session now holds the lock; else (application_name, pid, address) of the
+    session that does."""
+    taken = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                {"key": ADVISORY_KEY})).scalar_one()
+    if taken:
+        return None
     row = (await conn.execute(text(
-        "SELECT a.application_name, a.client_addr::text, a.pid FROM pg_locks l "
+        "SELECT a.application_name, a.pid, a.client_addr::text FROM pg_locks l "
         "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
         "AND l.granted AND l.database = (SELECT oid FROM pg_database "
         "WHERE datname = current_database()) "
         "AND (l.classid::bigint << 32 | l.objid::bigint) = :key"), {"key": ADVISORY_KEY})).first()
     if row is None:
-        return None
-    name, addr, pid = row
-    return f"{name or 'a session'} (backend pid {pid}{f' from {addr}' if addr else ''})"
+        return ("", 0, None)  # released meanwhile; the caller reports "a session"
+    return str(row[0] or ""), int(row[1]), row[2]
 
 
 def _first_line(exc: BaseException) -> str:

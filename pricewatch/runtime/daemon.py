@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pricewatch.config import Settings, load
 from pricewatch.db import migrate
 from pricewatch.db.database import load_previous, open_database, ping, sync
-from pricewatch.db.lock import daemon_lock
+from pricewatch.db.lock import DaemonLock, daemon_lock
 from pricewatch.db.repository import latest_checks
 from pricewatch.errors import ConfigError, PricewatchError, StorageError
 from pricewatch.models import Offer, plain
@@ -81,7 +81,8 @@ class Daemon:
     async def _run(self) -> int:
         started = time.monotonic()
         # The lock comes before anything that changes the database or the shops see.
-        async with open_database(self.settings, upgrade=False) as engine, daemon_lock(engine):
+        async with open_database(self.settings, upgrade=False) as engine, \
+                daemon_lock(engine) as lock:
             runner = await self._serve()
             try:
                 await migrate.upgrade(engine)
@@ -89,7 +90,7 @@ class Daemon:
                 state = await self._load_state(engine, ids)
                 async with recording(self.settings, engine, ids, offer_of=self.offer,
                                      metrics=self.metrics, state=state) as parts:
-                    running = _Running(self, engine, parts, state)
+                    running = _Running(self, engine, parts, state, lock)
                     self._running = running
                     running.start()
                     log.info("pricewatch running: %d offers, database %s", len(self.offers),
@@ -258,9 +259,11 @@ class _Running:
     """The daemon while it runs: every part is built and present, none is None."""
 
     def __init__(self, daemon: Daemon, engine: AsyncEngine, parts: Recording,
-                 state: OfferState) -> None:
+                 state: OfferState, lock: DaemonLock) -> None:
         self.daemon = daemon
         self.engine = engine
+        self.lock = lock
+        self.lock_problem: str | None = None
         self.parts = parts
         self.state = state
         self.metrics = daemon.metrics
@@ -436,6 +439,8 @@ class _Running:
         parts: dict[str, str] = {}
         parts["scheduler"] = "ok" if self.scheduler.running else "stopped"
         parts["database"] = await ping(self.engine) or "ok"
+        if self.lock_problem is not None:
+            parts["lock"] = self.lock_problem
         writer = self.parts.writer
         self.refresh_db_metrics()
         if not writer.available:
@@ -455,6 +460,8 @@ class _Running:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
             try:
                 self.refresh_db_metrics()
+                # A PostgreSQL session (and its advisory lock) does not survive an outage.
+                self.lock_problem = await self.lock.verify()
                 ticks += 1
                 if ticks * HOUSEKEEPING_EVERY >= SUMMARY_EVERY:
                     ticks = 0

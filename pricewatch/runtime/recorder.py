@@ -179,7 +179,8 @@ async def recording(
                         configured=lambda key: offer_of(key) is not None, on_check=on_check)
     pool = extract_pool(extract_threads)  # parsing off the event loop (see extract_pool)
     try:
-        async with alerts, Fetcher(settings.model.http, observer=metrics) as fetcher:
+        async with Fetcher(settings.model.http, observer=metrics) as fetcher:
+            await alerts.__aenter__()
             writer.start()
             judging = asyncio.create_task(feed.run(), name="alert-feed")
             try:
@@ -192,9 +193,20 @@ async def recording(
                 except TimeoutError:
                     log.warning("alerts for %d stored checks not judged within %.0fs",
                                 feed.pending, alert_grace)
-                except Exception:
-                    log.exception("alert judging failed at shutdown")
+                except Exception as exc:
+                    log.error("alert judging stopped with an error: %s", _brief(exc))
+                # The rows are written by now: an alert part that failed must not turn the
+                # end of the run into a traceback (undelivered alerts stay in the database).
+                try:
+                    await alerts.__aexit__(None, None, None)
+                except Exception as exc:
+                    log.error("alert delivery stopped with an error: %s", _brief(exc))
     finally:
         if pool is not None:
             with contextlib.suppress(Exception):
                 pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _brief(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")

@@ -136,3 +136,31 @@ async def test_port_in_use_is_one_line(serve: ServeFn, tmp_path: Path) -> None:
     assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert "Traceback" not in result.stderr
     assert seen == []
+
+
+async def test_postgres_lock_is_taken_again_after_an_outage(postgres_url: str) -> None:
+    """The advisory lock's session dies with a database cut; verify() takes the lock again on
+    a new session once the database is back, so a second daemon is still refused."""
+    from tests.integration.test_db_outage import CuttableProxy
+
+    proxy = CuttableProxy()
+    await proxy.start()
+    db_name = postgres_url.rsplit("/", 1)[1]
+    engine = create_engine(f"postgresql://postgres@127.0.0.1:{proxy.port}/{db_name}")
+    other = create_engine(postgres_url)
+    try:
+        async with daemon_lock(engine) as lock:
+            assert await lock.verify() is None
+            await proxy.cut()
+            assert await lock.verify() is not None  # cannot tell while the database is away
+            await proxy.restore()
+            assert await lock.verify() is None
+            with pytest.raises(DatabaseInUse):
+                async with daemon_lock(other):
+                    pass
+        async with daemon_lock(other):  # released on leaving
+            pass
+    finally:
+        await engine.dispose()
+        await other.dispose()
+        await proxy.cut()
