@@ -53,3 +53,8 @@ Daemon.stop
 # The limiter's read-only view of a host's delay after a robots.txt Crawl-delay raised it
 # (tests/integration/fetch/test_fetch_robots.py); the one way to observe that state.
 HostLimiter.delay_of
+
+# prometheus_client's Collector protocol: the registry calls collect() on every scrape.
+from pricewatch.runtime.metrics import _OfferSeries  # noqa: E402
+
+_OfferSeries.collect

@@ -25,7 +25,8 @@ from pricewatch.config import Settings, loads
 from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.runtime.rounds import RoundSummary, run_round
+from pricewatch.runtime.recorder import Summary
+from pricewatch.runtime.rounds import run_round
 
 SELECTOR = ".buybox .price"
 
@@ -47,7 +48,7 @@ def config_text(urls: list[str], *, database_url: str, connections: int, hosts: 
 @dataclass
 class TimedRound:
     setup_seconds: float  # migrations and catalogue sync, before the timed phase
-    summary: RoundSummary
+    summary: Summary
     written: int
     dropped: int
 

@@ -7,7 +7,9 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: field
      │    └── ConfigErrors                        several of those, one per line
      ├── StorageError                             the database refused or is unreachable
-     │    └── StorageUnavailable                  a temporary outage; the write may be retried
+     │    ├── StorageUnavailable                  a temporary outage; the write may be retried
+     │    └── DatabaseInUse                       another daemon holds the database's lock
+     ├── ServeError                               the daemon cannot listen on its port
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
      └── NotifyError                              an alert could not be delivered
 
@@ -65,6 +67,14 @@ class StorageError(PricewatchError):
 
 class StorageUnavailable(StorageError):
     """The database cannot be reached right now; retrying later may succeed."""
+
+
+class DatabaseInUse(StorageError):
+    """Another pricewatch daemon runs on this database; the message names it."""
+
+
+class ServeError(PricewatchError):
+    """The daemon's HTTP server cannot listen where the config says (port in use, bad host)."""
 
 
 class ExtractionError(PricewatchError, ValueError):

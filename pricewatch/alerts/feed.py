@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from pricewatch.alerts.message import Alert
 from pricewatch.alerts.service import AlertService
 from pricewatch.db.repository import PendingCheck
 from pricewatch.errors import StorageError
@@ -24,8 +25,10 @@ BATCH = 500
 class AlertFeed:
     """``stored()`` from the writer, ``run()`` as a task, ``finish()`` after the last flush."""
 
-    def __init__(self, alerts: AlertService, offer_of: Callable[[str], Offer | None]) -> None:
+    def __init__(self, alerts: AlertService, offer_of: Callable[[str], Offer | None], *,
+                 raised: list[Alert] | None = None) -> None:
         self._alerts = alerts
+        self._raised = raised  # alerts raised are appended here (``once`` prints them)
         self._offer_of = offer_of  # the current config's offer for a key (None: removed)
         self._pending: list[tuple[Offer, Check]] = []
         self._wake = asyncio.Event()
@@ -58,7 +61,7 @@ class AlertFeed:
                 continue
             items = self._pending[:BATCH]
             try:
-                await self._alerts.process_many(items)
+                alerts = await self._alerts.process_many(items)
             except StorageError as exc:
                 if self._finished:
                     log.error("alerts for %d checks not judged: database unavailable at "
@@ -70,3 +73,5 @@ class AlertFeed:
                 continue
             delay = 1.0
             del self._pending[:len(items)]
+            if self._raised is not None:
+                self._raised.extend(alerts)

@@ -59,8 +59,12 @@ class Settings:
         source: Path | None,
         product_count: int,
         alert_layers: dict[str, AlertLayers] | None = None,
+        products_line: int | None = None,
     ) -> None:
         self.model = model
+        # Where `products:` is written (None: the file has no such key). A reload tells an
+        # empty or truncated file from a deliberate `products: []` by it.
+        self.products_line = products_line
         self.source = source
         self.product_count = product_count
         self.alert_layers: dict[str, AlertLayers] = alert_layers or {}  # by product id
@@ -235,6 +239,7 @@ def loads(
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of settings", file=file, line=1)
     problems: list[ConfigError] = []
+    products_line = (document.top.line_of(("products",)) or 1) if "products" in data else None
     products = data.get("products", [])
     data = {k: v for k, v in data.items() if k != "products"}  # items() reads the original
     if not isinstance(products, list):
@@ -279,7 +284,8 @@ def loads(
         problems.sort(key=lambda p: p.line or 0)
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     assert model is not None
-    return Settings(model, offers, source=source, product_count=count, alert_layers=layers)
+    return Settings(model, offers, source=source, product_count=count, alert_layers=layers,
+                    products_line=products_line)
 
 
 def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,

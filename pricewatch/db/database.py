@@ -3,12 +3,14 @@ from. Everything above the database layer starts here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,3 +72,16 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
             last = replace(last, title=title)
         out[key] = Previous(etag=etag, last_modified=last_modified, check=last)
     return out
+
+
+async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str | None:
+    """None if the database answers a trivial query within ``within`` seconds; else why not."""
+    try:
+        async with asyncio.timeout(within), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except TimeoutError:
+        return f"no answer within {within:.0f}s"
+    except Exception as exc:  # whatever the driver raises, /readyz reports it
+        lines = str(exc).strip().splitlines()
+        return f"unreachable: {type(exc).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
+    return None

@@ -159,6 +159,9 @@ class Metrics:
                                     "Scheduled checks not made: the offer's previous check was "
                                     "still running (overlap), or the run was later than "
                                     "misfire_grace_time (misfire).", ["reason"], registry=r)
+        self.checks_skipped = Counter("pricewatch_checks_skipped",
+                                      "Scheduled checks not made because their host could not "
+                                      "keep up (host_backlog).", ["host", "reason"], registry=r)
         self.jobs_running = Gauge("pricewatch_jobs_running", "Checks in progress.", registry=r)
         self.offers = Gauge("pricewatch_offers_configured", "Active offers in the config.",
                             registry=r)
@@ -187,11 +190,13 @@ class Metrics:
         self._offer_series.configure(offers)
         self.offers.set(len(offers))
 
-    def observe_check(self, offer: Offer, check: Check) -> None:
-        """A check just made: count it and update the offer's gauges."""
+    def observe_check(self, offer: Offer, check: Check, *, gauges: bool = True) -> None:
+        """A check just made: count it and (``gauges``: the offer is still configured) update
+        the offer's gauges."""
         self.checks.labels(offer.store, check.outcome.value).inc()
         self.check_duration.labels(offer.store).observe(check.duration_ms / 1000)
-        self.restore(offer, check)
+        if gauges:
+            self.restore(offer, check)
 
     def restore(self, offer: Offer, check: Check) -> None:
         """Set the offer's gauges from a stored check (at start-up) without counting it."""

@@ -41,8 +41,8 @@ def steps(text: str) -> list[list[str]]:
     for lang, body in blocks(text):
         if lang == "yaml":
             continue
-        for line in body.splitlines():
-            line = line.removeprefix("$ ").split("#", 1)[0].strip()
+        for raw in body.splitlines():
+            line = raw.removeprefix("$ ").split("#", 1)[0].strip()
             if line.startswith("pricewatch "):
                 out.append(shlex.split(line))
     return out
@@ -70,10 +70,11 @@ async def test_first_product_steps_work_as_written(demo: str, tmp_path: Path) ->
     text = section()
     commands = steps(text)
     names = [c[1] for c in commands]
-    assert names[0] == "add" and names[-1] == "run", names
+    assert names[0] == "add", names
+    assert names[-1] == "run", names
     url = f"{demo}{catalog(6)[0].path}"
-    for argv in commands[:-1]:  # `run` is the daemon: covered by the daemon tests
-        argv = [url if a == EXAMPLE_URL else a for a in argv]
+    for written in commands[:-1]:  # `run` is the daemon: covered by the daemon tests
+        argv = [url if a == EXAMPLE_URL else a for a in written]
         code, out = await run(argv, tmp_path)
         assert code == 0, f"{shlex.join(argv)} exited {code}:\n{out}"
     settings = config.load(tmp_path / "config.yaml")
