@@ -7,7 +7,7 @@ ARG PYTHON_VERSION=3.12
 FROM python:${PYTHON_VERSION}-slim AS build
 WORKDIR /src
 # Metadata first: the dependency wheels stay cached while only the code changes.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY pricewatch ./pricewatch
 COPY migrations ./migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench accuracy bench-deps bench-throughput bench-scale bench-profile clean
+.PHONY: demo test lint bench accuracy bench-deps bench-throughput bench-scale bench-profile soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check pricewatch tests bench migrations
+	$(BIN)/ruff check pricewatch tests bench migrations vulture_whitelist.py
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -44,6 +45,10 @@ bench-scale: $(BENCH_STAMP)
 
 bench-profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile
+
+# Minutes against ten hostile shops, a database cut, a reload and a SIGTERM (PostgreSQL needed).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache demo-data

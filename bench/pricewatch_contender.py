@@ -1,7 +1,7 @@
 """Contender 3: pricewatch's real pipeline, the code ``pricewatch once`` runs.
 
 A generated config.yaml goes through ``config.loads`` (the real loader), then the steps of
-``service.run_once`` run one by one so the timed phase holds the same work the other
+``runtime.rounds.run_once`` run one by one so the timed phase holds the same work the other
 contenders' phases hold: migrations and the catalogue sync (start-up, like Scrapy's engine
 start or the tutorial's CREATE TABLE) are timed separately and reported on stderr. Politeness
 is relaxed only as far as the others': per-host delay 0, per-host concurrency
@@ -25,7 +25,8 @@ from pricewatch.config import Settings, loads
 from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.runtime.rounds import RoundSummary, run_round
+from pricewatch.runtime.recorder import Summary
+from pricewatch.runtime.rounds import run_round
 
 SELECTOR = ".buybox .price"
 
@@ -47,13 +48,14 @@ def config_text(urls: list[str], *, database_url: str, connections: int, hosts: 
 @dataclass
 class TimedRound:
     setup_seconds: float  # migrations and catalogue sync, before the timed phase
-    summary: RoundSummary
+    summary: Summary
     written: int
     dropped: int
 
 
-async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
-    """``service.run_once``, step by step, with the round and the final flush in ``phase``."""
+async def timed_round(settings: Settings, phase: Phase, *,
+                      extract_threads: int | None = None) -> TimedRound:
+    """``run_once``'s steps one by one, the round and the final flush inside ``phase``."""
     offers = settings.offers()
     started = time.perf_counter()
     async with open_database(settings) as engine:
@@ -64,14 +66,15 @@ async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
         phase.start()
         async with Fetcher(settings.model.http) as fetcher:
             summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous, keep=0)
+                                      previous=previous, keep=0,
+                                      extract_threads=extract_threads)
         await writer.close()
         phase.stop()
     return TimedRound(setup, summary, writer.written, writer.dropped)
 
 
-async def run(settings: Settings, phase: Phase) -> int:
-    done = await timed_round(settings, phase)
+async def run(settings: Settings, phase: Phase, extract_threads: int | None) -> int:
+    done = await timed_round(settings, phase, extract_threads=extract_threads)
     print(f"pricewatch: start-up (migrations, catalogue sync) {done.setup_seconds:.2f}s; "
           f"{done.summary.line()}", file=sys.stderr)
     return done.written
@@ -80,12 +83,12 @@ async def run(settings: Settings, phase: Phase) -> int:
 def _skip_availability_scan() -> None:
     """What extraction would cost if availability were found without scanning the whole tree
     (e.g. scoped to the matched price element's buy box). Bench-only monkeypatch."""
-    from pricewatch.extract import engine
+    from pricewatch.extract import entry
 
     def no_signals(_root: object) -> list[object]:
         return []
 
-    engine.availability.visible_signals = no_signals  # type: ignore[assignment]
+    entry.availability.visible_signals = no_signals  # type: ignore[assignment]
 
 
 def _skip_extraction() -> None:
@@ -107,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--extract-threads", type=int, default=None,
+                        help="parsing threads (default: pipeline.extract_pool's; 0: parse in "
+                        "the event loop)")
     parser.add_argument("--what-if", choices=["no-availability", "no-extract"],
                         help="a projection, never reported as pricewatch's own number: skip "
                         "the whole-page availability scan (the profiled hot spot)")
@@ -120,9 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                        hosts=args.hosts)
     settings = loads(text, file="bench-config.yaml")
     phase = Phase()
-    stored = asyncio.run(run(settings, phase))
-    report("pricewatch" if args.what_if is None else f"pricewatch/{args.what_if}",
-           len(urls), stored, phase)
+    stored = asyncio.run(run(settings, phase, args.extract_threads))
+    name = "pricewatch" if args.what_if is None else f"pricewatch/{args.what_if}"
+    if args.extract_threads is not None:
+        name += f"/threads={args.extract_threads}"
+    report(name, len(urls), stored, phase)
     return 0
 
 

@@ -33,7 +33,7 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     (IDLE, ("EpollSelector.select (", "_connection_worker_thread (aiosqlite/core.py:59)",
             # An extraction thread blocked on its empty queue.
             "_worker (concurrent/futures/thread.py:81)")),
-    (STARTUP, ("<frozen importlib", "pricewatch/config.py", "yamlsource.py", "yaml/",
+    (STARTUP, ("<frozen importlib", "pricewatch/config/", "yaml/",
                "pydantic")),
     ("extract: availability (visible_signals)", ("extract/availability.py",)),
     ("extract: Lexbor parse (parse_tree)", ("parse_tree (",)),

@@ -62,7 +62,8 @@ def write_config(path: Path, base: str, offers: int, interval: int, metrics_port
 
 
 async def measure(config_path: Path, interval: int) -> dict[str, float]:
-    from pricewatch import config, daemon, schedule
+    from pricewatch import config
+    from pricewatch.runtime import daemon, recorder, schedule
 
     lags: list[float] = []
     starts: list[float] = []
@@ -74,14 +75,14 @@ async def measure(config_path: Path, interval: int) -> dict[str, float]:
 
     daemon.Scheduler = Recording  # type: ignore[misc]
     settings = config.load(config_path)
-    d = daemon.Daemon(settings)
-    original = d._record
+    d = daemon.Daemon(settings, handle_signals=False)
+    original = recorder.Recorder.record
 
-    def record(offer, result):  # type: ignore[no-untyped-def]
+    def record(self, offer, result, **kwargs):  # type: ignore[no-untyped-def]
         starts.append(result.check.observed_at.timestamp())
-        original(offer, result)
+        original(self, offer, result, **kwargs)
 
-    d._record = record  # type: ignore[method-assign]
+    recorder.Recorder.record = record  # type: ignore[method-assign]
     cpu0 = time.process_time()
     t0 = time.time()
     task = asyncio.create_task(d.run())

@@ -26,7 +26,9 @@ CONTENDERS = {"tutorial": "tutorial", "scrapy": "scrapy_contender",
               "pricewatch": "pricewatch_contender"}
 # Projections, run only when asked for by name: pricewatch with the profiled hot spot removed.
 WHAT_IF = {"pricewatch-noavail": ("pricewatch_contender", ["--what-if", "no-availability"]),
-           "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"])}
+           "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"]),
+           # Parsing in the event loop instead of extract_pool's threads.
+           "pricewatch-inloop": ("pricewatch_contender", ["--extract-threads", "0"])}
 
 
 def _median(runs: list[Run], key: Callable[[Run], float]) -> float:

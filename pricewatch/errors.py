@@ -7,8 +7,9 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: field
      │    └── ConfigErrors                        several of those, one per line
      ├── StorageError                             the database refused or is unreachable
-     │    └── StorageUnavailable                  a temporary outage; the write may be retried
-     ├── FetchError                               a page could not be fetched; carries an Outcome
+     │    ├── StorageUnavailable                  a temporary outage; the write may be retried
+     │    └── DatabaseInUse                       another daemon holds the database's lock
+     ├── ServeError                               the daemon cannot listen on its port
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
      └── NotifyError                              an alert could not be delivered
 
@@ -17,11 +18,6 @@ row with an outcome. Exceptions are for the program's own failures and for bad i
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pricewatch.models import Outcome
 
 
 class PricewatchError(Exception):
@@ -73,13 +69,12 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached right now; retrying later may succeed."""
 
 
-class FetchError(PricewatchError):
-    """A page could not be fetched; ``outcome`` says how it failed."""
+class DatabaseInUse(StorageError):
+    """Another pricewatch daemon runs on this database; the message names it."""
 
-    def __init__(self, outcome: Outcome, message: str, *, http_status: int | None = None) -> None:
-        self.outcome = outcome
-        self.http_status = http_status
-        super().__init__(message)
+
+class ServeError(PricewatchError):
+    """The daemon's HTTP server cannot listen where the config says (port in use, bad host)."""
 
 
 class ExtractionError(PricewatchError, ValueError):

@@ -71,7 +71,7 @@ class AppriseChannel:
 
     def __init__(self, name: str, url: str, *, timeout: float = 15.0,
                  throttle: float | None = None) -> None:
-        # Imported here: apprise loads ~17 MB of plugins, which a process without an apprise
+        # Imported here: apprise loads all its plugins, which a process without an apprise
         # channel (most `once` runs, a 100,000-offer round) should not carry.
         import apprise
 

@@ -1,6 +1,6 @@
 """The dispatcher: delivers stored alerts through every channel, in the background.
 
-The ``alerts`` table is the queue: the engine stores alerts and calls ``wake()``; a background
+The ``alerts`` table is the queue: the judge stores alerts and calls ``wake()``; a background
 task picks up every alert that is due (not held by quiet hours) and that some channel has not
 finished with, and delivers it with retries and exponential backoff. Every attempt is a row in
 ``notifications`` ("sent", "retry" or "failed") and a count in

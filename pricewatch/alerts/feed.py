@@ -1,4 +1,4 @@
-"""Feeding stored checks to the alert engine, in order, from the daemon's writer.
+"""Feeding stored checks to the alert judge, in order, from the daemon's writer.
 
 The rules read an offer's history from the database, so a check is judged only once it (and
 every check before it) has been written: the writer calls ``stored(batch)`` after each flush.
@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from pricewatch.alerts.message import Alert
 from pricewatch.alerts.service import AlertService
 from pricewatch.db.repository import PendingCheck
 from pricewatch.errors import StorageError
@@ -24,8 +25,10 @@ BATCH = 500
 class AlertFeed:
     """``stored()`` from the writer, ``run()`` as a task, ``finish()`` after the last flush."""
 
-    def __init__(self, alerts: AlertService, offer_of: Callable[[str], Offer | None]) -> None:
+    def __init__(self, alerts: AlertService, offer_of: Callable[[str], Offer | None], *,
+                 raised: list[Alert] | None = None) -> None:
         self._alerts = alerts
+        self._raised = raised  # alerts raised are appended here (``once`` prints them)
         self._offer_of = offer_of  # the current config's offer for a key (None: removed)
         self._pending: list[tuple[Offer, Check]] = []
         self._wake = asyncio.Event()
@@ -58,7 +61,7 @@ class AlertFeed:
                 continue
             items = self._pending[:BATCH]
             try:
-                await self._alerts.process_many(items)
+                alerts = await self._alerts.process_many(items)
             except StorageError as exc:
                 if self._finished:
                     log.error("alerts for %d checks not judged: database unavailable at "
@@ -75,3 +78,5 @@ class AlertFeed:
                               len(items))
             delay = 1.0
             del self._pending[:len(items)]
+            if self._raised is not None:
+                self._raised.extend(alerts)

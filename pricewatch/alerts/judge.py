@@ -1,4 +1,4 @@
-"""The alert engine: judge each new check against its offer's rules, remember rule state in
+"""The alert judge: judge each new check against its offer's rules, remember rule state in
 the database, store the alerts that fire and wake the dispatcher.
 
 State changes and the alerts they raise are written in one transaction, so after a crash or
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 class Waker(Protocol):
-    """What the engine tells when it stored new alerts (the Dispatcher)."""
+    """What the judge tells when it stored new alerts (the Dispatcher)."""
 
     def wake(self) -> None: ...
 
@@ -51,7 +51,7 @@ class _Judged:
 
 
 class AlertJudge:
-    """``await engine.process(offer, check)`` or ``process_many`` after each check or round."""
+    """``await judge.process_many([(offer, check), ...])`` after each check or round."""
 
     def __init__(
         self,
@@ -86,9 +86,6 @@ class AlertJudge:
         """Apply a reloaded config: new rules and quiet hours; the stored states stay."""
         self._rules = rule_book(settings)
         self._quiet = settings.model.alerts.quiet_hours
-
-    async def process(self, offer: Offer, check: Check) -> list[Alert]:
-        return await self.process_many([(offer, check)])
 
     async def process_many(self, items: Sequence[tuple[Offer, Check]]) -> list[Alert]:
         """Judge checks in order (one transaction); returns the alerts stored."""

@@ -1,6 +1,6 @@
 """Pure alert rules: (rule, state, check, facts) -> new state and maybe a firing.
 
-No I/O here. The engine gathers the facts a rule asks for (``Rule.needs``) from the stored
+No I/O here. The judge gathers the facts a rule asks for (``Rule.needs``) from the stored
 history, calls ``evaluate`` and persists the new state; that split keeps every rule testable
 as a table of checks in and alerts out.
 
@@ -36,7 +36,7 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """A number the engine looks up before evaluating: over ok checks of the same currency,
+    """A number the judge looks up before evaluating: over ok checks of the same currency,
     strictly before the check being judged; ``window`` in seconds (None: all history)."""
 
     name: str  # "previous" (last price), "min", "median"

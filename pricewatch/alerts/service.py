@@ -48,9 +48,6 @@ class AlertService:
         """Whether any alert rule judges this offer's checks."""
         return self.enabled and self.judge.wants(offer)
 
-    async def process(self, offer: Offer, check: Check) -> list[Alert]:
-        return await self.process_many([(offer, check)])
-
     async def process_many(self, items: Sequence[tuple[Offer, Check]]) -> list[Alert]:
         if not self.enabled:
             return []

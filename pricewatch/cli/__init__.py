@@ -1,6 +1,7 @@
 """The `pricewatch` command line. Commands only: each parses its arguments, calls the parts
 that do the work, and turns PricewatchError into a message and an exit code (2 for bad
-configuration or usage, 1 for other failures), never a traceback."""
+configuration or usage, 1 for other failures; `once` adds 3 and 4 for failed checks), never a
+traceback."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from pathlib import Path
 from pricewatch import __version__
 from pricewatch.config import Settings, default_config_path, load
 from pricewatch.errors import ConfigError, ExtractionError, PricewatchError
+from pricewatch.models import Outcome
 from pricewatch.redact import mask_url
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# `once`: checks ran and were stored, but some (3) or all (4) of them failed; cron sees it.
+EXIT_SOME_FAILED, EXIT_ALL_FAILED = 3, 4
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -27,11 +31,24 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _offer_keys(settings: Settings, wanted: str, config_file: str) -> list[str]:
-    """The offer keys a product id or an offer key names; an unknown name is a usage error."""
-    keys = [o.key for o in settings.offers() if wanted in (o.key, o.product_id)]
-    if not keys:
-        raise ConfigError(f"no offer or product {wanted!r} in the config", file=config_file)
-    return keys
+    """The offer keys a product id, an offer key or a product's name (any case) names; an
+    unknown name is a usage error, and so is a name several products share."""
+    offers = settings.offers()
+    keys = [o.key for o in offers if wanted in (o.key, o.product_id)]
+    if keys:
+        return keys
+    folded = wanted.casefold()
+    named = [o for o in offers if o.product_name.casefold() == folded]
+    products = sorted({o.product_id for o in named})
+    if len(products) > 1:
+        choices = ", ".join(f"{p} ({next(o.product_name for o in named if o.product_id == p)})"
+                            for p in products)
+        raise ConfigError(f"{len(products)} products are named {wanted!r}; give the id of one: "
+                          f"{choices}", file=config_file)
+    if not named:
+        raise ConfigError(f"no offer, product id or product name {wanted!r} in the config",
+                          file=config_file)
+    return [o.key for o in named]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -68,7 +85,24 @@ def cmd_once(args: argparse.Namespace) -> int:
           f"{mask_url(settings.database_url)}")
     for alert in result.alerts:
         print(f"alert: {alert.title}")
-    return EXIT_OK
+    return _once_code(counts, allow_failures=args.allow_failures)
+
+
+def _once_code(counts: dict[Outcome, int], *, allow_failures: bool) -> int:
+    """3 when some checks failed, 4 when all did (0 with --allow-failures), saying which."""
+    failed = {o: n for o, n in counts.items() if o.failed}
+    total, bad = sum(counts.values()), sum(failed.values())
+    if not bad:
+        return EXIT_OK
+    why = ", ".join(f"{o.value} {n}" for o, n in sorted(failed.items(), key=lambda kv: -kv[1]))
+    which = "all" if bad == total else "some"
+    print(f"{bad} of {total} checks failed ({why})" + (
+        "; exit 0 (--allow-failures)" if allow_failures else
+        f"; exit {EXIT_ALL_FAILED if which == 'all' else EXIT_SOME_FAILED} ({which} failed)"),
+        file=sys.stderr)
+    if allow_failures:
+        return EXIT_OK
+    return EXIT_ALL_FAILED if which == "all" else EXIT_SOME_FAILED
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -76,18 +110,43 @@ def cmd_db(args: argparse.Namespace) -> int:
     from pricewatch.db.database import open_database
 
     settings = _settings(args)
+    if args.action == "backup":
+        return _db_backup(settings, args.file)
+    if args.file is not None:
+        raise ConfigError(f"db {args.action} takes no FILE (only db backup does)")
 
     async def run() -> str:
         async with open_database(settings, upgrade=args.action == "upgrade") as engine:
             current = await migrate.current_revision(engine)
+            where = f"database {mask_url(settings.database_url)} at revision {current} " \
+                    f"(newest shipped: {migrate.head_revision()})"
             if args.action == "check":
-                diffs = await migrate.drift(engine)
+                diffs = migrate.describe_drift(await migrate.drift(engine))
                 if diffs:
-                    raise PricewatchError(f"database schema differs from the models: {diffs}")
-            return f"database {mask_url(settings.database_url)} at revision {current} " \
-                   f"(newest shipped: {migrate.head_revision()})"
+                    raise PricewatchError(
+                        f"{where}: the schema differs from the models in "
+                        f"{len(diffs)} place(s):\n" + "\n".join(f"  {d}" for d in diffs))
+                return f"{where}: schema matches the models"
+            return where
 
     print(asyncio.run(run()))
+    return EXIT_OK
+
+
+def _db_backup(settings: Settings, file: str | None) -> int:
+    from pricewatch.db.backup import backup_sqlite, pg_dump_line, sqlite_path
+
+    if file is None:
+        raise ConfigError("db backup needs the FILE to write, e.g. pricewatch db backup "
+                          "pricewatch-backup.db")
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        print(f"pricewatch does not back up PostgreSQL itself; use pg_dump (the server's "
+              f"own online backup), e.g.\n  {pg_dump_line(settings.database_url, file)}\n"
+              f"and restore with pg_restore --clean --dbname=... {file}", file=sys.stderr)
+        return EXIT_FAILURE
+    pages = backup_sqlite(path, Path(file))
+    print(f"backed up {path} to {file} ({pages} pages), consistent as of the moment it began")
     return EXIT_OK
 
 
@@ -176,6 +235,18 @@ def _add_log_options(p: argparse.ArgumentParser) -> None:
                    help="default info: one summary a minute; debug: one line per check")
 
 
+def _add_add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="the product page, http(s)")
+    p.add_argument("--name", help="the product's name (default: the page's title)")
+    p.add_argument("--id", help="the product id, a slug (default: made from the name)")
+    p.add_argument("--store", help="the store name (default: from the host, or the store "
+                   "whose hosts list it)")
+    p.add_argument("--selector", metavar="CSS", help="read the price from this element (as "
+                   "`pricewatch check --selector`)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the YAML that would be added and change nothing")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from pricewatch.cli import check as checkcmd
 
@@ -196,6 +267,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if err:
         print(f"error: {err}", file=sys.stderr)
     return code
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from pricewatch.cli import add
+
+    return asyncio.run(add.run(add.Request(
+        url=args.url, config=Path(args.config), name=args.name, product_id=args.id,
+        store=args.store, selector=args.selector, dry_run=args.dry_run)))
 
 
 def _human_seconds(seconds: float) -> str:
@@ -229,12 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_log_options(run)
     command("validate", cmd_validate, "Check a config file and print a one-line summary.")
     once = command("once", cmd_once,
-                   "Check every active offer once, store every check, print a summary table.")
+                   "Check every active offer once, store every check, print a summary table. "
+                   f"Exit status: {EXIT_OK} every check found a price; {EXIT_SOME_FAILED} some "
+                   f"checks failed; {EXIT_ALL_FAILED} all checks failed (which outcomes is "
+                   f"printed on stderr); {EXIT_USAGE} bad config; {EXIT_FAILURE} other errors "
+                   "(the database, say).")
     once.add_argument("--all", action="store_true", dest="list_all",
                       help="list every offer, however many (default: up to 60)")
+    once.add_argument("--allow-failures", action="store_true",
+                      help=f"exit {EXIT_OK} even when checks failed (they are still stored)")
     db = command("db", cmd_db, "Database maintenance: upgrade (apply migrations), current "
-                 "(show the revision), check (compare the schema with the models).")
-    db.add_argument("action", choices=["upgrade", "current", "check"])
+                 "(show the revision), check (compare the schema with the models: 'schema "
+                 "matches', or each difference and exit 1), backup FILE (a consistent copy "
+                 "of a SQLite database, safe while the daemon writes; for PostgreSQL it prints "
+                 "the pg_dump line).")
+    db.add_argument("action", choices=["upgrade", "current", "check", "backup"])
+    db.add_argument("file", nargs="?", metavar="FILE", help="for backup: the file to write")
     check = command("check", cmd_check, "Show what each extractor finds on one page (a URL, "
                     "or a saved HTML file, .gz too) and why the winner won. Exit status 0 "
                     "when a price was found, 1 when not (or the fetch failed).", config=False)
@@ -251,8 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true",
                        help="print one JSON object: price, currency, in_stock, title, "
                        "extractor, outcome, evidence")
+    add = command("add", cmd_add, "Add a product from its URL: fetch the page politely, show "
+                  "what was found (price, currency, stock, title, extractor, evidence), and "
+                  "append the product to the config, leaving the rest of the file as it was; "
+                  "a running daemon picks it up. When the price is not clear it lists the "
+                  "candidates with a --selector for each and adds nothing (exit 1).")
+    _add_add_options(add)
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
-    hist.add_argument("offer", help="a product id, or an offer key PRODUCT@STORE")
+    hist.add_argument("offer", help="a product id, a product's name (any case: \"Classic "
+                      "Kettle\"), or an offer key PRODUCT@STORE")
     hist.add_argument("--limit", type=int, default=20, help="checks per offer (default 20)")
     alerts = command("alerts", cmd_alerts, "Alerts: test (send a test message through every "
                      "configured channel and report each result), list (recent alerts and their "
@@ -264,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     exp.add_argument("--since", help="only checks at or after this ISO date/time (UTC unless "
                      "it has an offset), e.g. 2026-11-01")
-    exp.add_argument("--offer", help="only this product id or offer key PRODUCT@STORE")
+    exp.add_argument("--offer", help="only this product (id or name) or offer key "
+                     "PRODUCT@STORE")
     demo = command("demo", cmd_demo, "Start the bundled demo shop on 127.0.0.1, write a config "
                    "for it and run the daemon against it (Ctrl-C stops both).", config=False)
     demo.add_argument("--dir", default="demo-data",

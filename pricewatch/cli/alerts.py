@@ -1,4 +1,4 @@
-"""What `pricewatch alerts test` and `pricewatch alerts list` do; cli.py only parses."""
+"""What `pricewatch alerts test` and `pricewatch alerts list` do; cli/__init__.py only parses."""
 
 from __future__ import annotations
 

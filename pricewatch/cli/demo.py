@@ -8,7 +8,7 @@ from pricewatch.cli.text import money, stock, table
 from pricewatch.config import load
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
-from pricewatch.demo.config import write_demo_config
+from pricewatch.demo.config import demo_config, edited, write_demo_config
 from pricewatch.runtime.daemon import Daemon
 from pricewatch.runtime.rounds import run_once
 
@@ -26,10 +26,14 @@ async def run_demo(
     # The shop listens where /metrics does, so a container can show it too.
     runner, base_url = await shop.start(host="127.0.0.1", port=port, size=size)
     try:
-        path = write_demo_config(directory / "config.yaml", catalog(size), base_url,
+        target = directory / "config.yaml"
+        kept = edited(target, demo_config(catalog(size), base_url, interval=interval,
+                                           listen=listen, metrics_port=metrics_port))
+        path = write_demo_config(target, catalog(size), base_url,
                                  interval=interval, listen=listen, metrics_port=metrics_port)
         print(f"demo shop: {base_url}  ({size} products, prices move every minute)")
-        print(f"config:    {path}")
+        print(f"config:    {path}" + ("  (edited: kept as it is; delete it for a fresh one)"
+                                      if kept else ""))
         settings = load(path)
         if not once:
             print(f"metrics:   http://{listen}:{metrics_port}/metrics   (Ctrl-C stops)",

@@ -35,6 +35,15 @@ def _row(check: Check) -> dict[str, object]:
     }
 
 
+def _csv(value: object) -> object:
+    # Spreadsheets and scripts read true/false (as JSON does), not Python's True/False.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 async def export(
     settings: Settings,
     out: TextIO,
@@ -52,7 +61,7 @@ async def export(
         async for check in stream_checks(conn, since=since, offer_keys=offer_keys):
             row = _row(check)
             if writer is not None:
-                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+                writer.writerow({k: _csv(v) for k, v in row.items()})
             else:
                 out.write(json.dumps(row) + "\n")
             count += 1

@@ -31,6 +31,10 @@ from pricewatch.config.types import (
     XPathExpr,
 )
 
+# Checking a real shop more often than this needs ``allow_short_interval: true``: it is
+# impolite and gets the checker blocked. Loopback hosts (the demo, tests) are exempt.
+MIN_INTERVAL = 60.0
+
 
 class TimeoutsConfig(Model):
     """Seconds (or durations) for one request."""
@@ -91,8 +95,6 @@ class StoreConfig(Model):
     locale: str | None = None
 
 
-
-
 class _Scheduled(Model):
     """When checks run; set on a product, an offer, or both (the offer wins)."""
 
@@ -100,6 +102,7 @@ class _Scheduled(Model):
     cron: Crontab | None = None
     timezone: TimeZone | None = None
     alerts: AlertRulesConfig | None = None
+    allow_short_interval: bool | None = None  # below MIN_INTERVAL at a real shop: say so
 
 
 class OfferConfig(_Scheduled):
@@ -164,6 +167,7 @@ class DatabaseConfig(Model):
 
 class ScheduleConfig(Model):
     interval: PositiveDuration = 3600.0
+    allow_short_interval: bool = False  # for every offer; see MIN_INTERVAL
     jitter: float = Field(0.1, ge=0, le=0.5)  # fraction of the interval
     misfire_grace_time: PositiveDuration = 600.0
     catch_up_window: PositiveDuration = 300.0
@@ -193,6 +197,3 @@ class SettingsModel(GlobalConfig):
     """The whole file's schema (for documentation; loading never builds one)."""
 
     products: list[ProductConfig] = []
-
-
-

@@ -9,23 +9,30 @@ a product or offer sets ``alerts``, that setting.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pricewatch.config import source as yamlsource
 from pricewatch.config.alerts import AlertRulesConfig
 from pricewatch.config.schema import (
+    MIN_INTERVAL,
     GlobalConfig,
     OfferConfig,
     ProductConfig,
+    SettingsModel,
     StoreConfig,
 )
+from pricewatch.config.types import FROM_FILE
 from pricewatch.errors import ConfigError, ConfigErrors
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Timeouts
 
@@ -52,8 +59,12 @@ class Settings:
         source: Path | None,
         product_count: int,
         alert_layers: dict[str, AlertLayers] | None = None,
+        products_line: int | None = None,
     ) -> None:
         self.model = model
+        # Where `products:` is written (None: the file has no such key). A reload tells an
+        # empty or truncated file from a deliberate `products: []` by it.
+        self.products_line = products_line
         self.source = source
         self.product_count = product_count
         self.alert_layers: dict[str, AlertLayers] = alert_layers or {}  # by product id
@@ -198,10 +209,13 @@ def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = No
     name = str(path)
     try:
         # Bytes, not text: libyaml parses UTF-8 bytes in place but copies a str, and each
-        # copy of a 100,000-offer file is 12 MB.
+        # copy is the size of the file again (bench/scale.py loads a large one).
         text = file.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError("file not found", file=name) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"is a directory; give the config file in it, e.g. "
+                          f"{file / 'config.yaml'}", file=name) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc}", file=name) from exc
     return loads(text, file=name, environ=os.environ if environ is None else environ,
@@ -225,6 +239,7 @@ def loads(
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of settings", file=file, line=1)
     problems: list[ConfigError] = []
+    products_line = (document.top.line_of(("products",)) or 1) if "products" in data else None
     products = data.get("products", [])
     data = {k: v for k, v in data.items() if k != "products"}  # items() reads the original
     if not isinstance(products, list):
@@ -233,20 +248,22 @@ def loads(
     _apply_env_overrides(data, env)
     model: GlobalConfig | None = None
     try:
-        model = GlobalConfig.model_validate(data)
+        model = GlobalConfig.model_validate(data, context=FROM_FILE)
     except ValidationError as exc:
-        problems.extend(_problems(exc, document.top, file))
+        problems.extend(_problems(exc, document.top, file, root=SettingsModel))
     resolver = None if model is None else _Resolver(model)
     offers: list[Offer] = []
     layers: dict[str, AlertLayers] = {}
     ids: set[str] = set()
+    reported: set[yamlsource.Path] = set()  # store/schedule intervals already complained of
     count = 0
     for index, item in enumerate(document.items()):
         count += 1
         try:
-            product = ProductConfig.model_validate(item.data)
+            product = ProductConfig.model_validate(item.data, context=FROM_FILE)
         except ValidationError as exc:
-            problems.extend(_problems(exc, item, file, prefix=("products", index)))
+            problems.extend(_problems(exc, item, file, prefix=("products", index),
+                                      root=ProductConfig))
             continue
         if product.id in ids:
             problems.append(_problem(f"duplicate product id {product.id!r}",
@@ -257,6 +274,8 @@ def loads(
             continue
         resolved = resolver.offers(product)
         problems.extend(_duplicate_stores(product, resolved, index, item, file))
+        problems.extend(_short_intervals(resolver.model, product, resolved, index=index, item=item,
+                                         top=document.top, file=file, reported=reported))
         offers.extend(resolved)
         if product.alerts is not None or any(o.alerts is not None for o in product.offers):
             layers[product.id] = AlertLayers(product.alerts,
@@ -265,7 +284,8 @@ def loads(
         problems.sort(key=lambda p: p.line or 0)
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     assert model is not None
-    return Settings(model, offers, source=source, product_count=count, alert_layers=layers)
+    return Settings(model, offers, source=source, product_count=count, alert_layers=layers,
+                    products_line=products_line)
 
 
 def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
@@ -283,6 +303,52 @@ def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
     return problems
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _short_intervals(model: GlobalConfig, product: ProductConfig, offers: list[Offer], *,
+                     index: int, item: yamlsource.Located, top: yamlsource.Located, file: str,
+                     reported: set[yamlsource.Path]) -> list[ConfigError]:
+    """Intervals under MIN_INTERVAL at a real (non-loopback) host without the opt-in."""
+    problems = []
+    for o, (config, offer) in enumerate(zip(product.offers, offers, strict=True)):
+        if offer.cron is not None or offer.interval >= MIN_INTERVAL:
+            continue
+        allowed = config.allow_short_interval
+        if allowed is None:
+            allowed = product.allow_short_interval
+        if allowed is None:
+            allowed = model.schedule.allow_short_interval
+        host = (urlsplit(offer.url).hostname or "").lower()
+        if allowed or _is_loopback(host):
+            continue
+        located = item
+        path: yamlsource.Path = ("products", index, "offers", o, "interval")
+        if config.interval is None:
+            path = ("products", index, "interval")
+            if product.interval is None:
+                located = top
+                store = model.stores.get(offer.store)
+                path = (("stores", offer.store, "interval")
+                        if store is not None and store.interval is not None
+                        else ("schedule", "interval"))
+                if path in reported:
+                    continue
+                reported.add(path)
+        problems.append(_problem(
+            f"interval {offer.interval:g}s is below the {MIN_INTERVAL:g}s floor for a real "
+            f"shop ({host}); checking it that often is impolite and gets you blocked. Raise "
+            "it, or, where the shop allows it, set allow_short_interval: true on the offer, "
+            "the product or in schedule:", path, located, file))
+    return problems
+
+
 def _problem(message: str, path: yamlsource.Path, located: yamlsource.Located,
              file: str) -> ConfigError:
     return ConfigError(message, file=file, line=located.line_of(path),
@@ -290,16 +356,64 @@ def _problem(message: str, path: yamlsource.Path, located: yamlsource.Located,
 
 
 def _problems(exc: ValidationError, located: yamlsource.Located, file: str,
-              prefix: yamlsource.Path = ()) -> list[ConfigError]:
+              prefix: yamlsource.Path = (), *, root: type[BaseModel]) -> list[ConfigError]:
     problems = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown setting"
+            message = "unknown setting" + _did_you_mean(root, error["loc"])
         elif error["type"] == "missing":
             message = "required setting is missing"
         problems.append(_problem(message, (*prefix, *error["loc"]), located, file))
     return problems
+
+
+# Keys people write from memory or from older docs, and what the file calls them.
+_RENAMED = {"fallback_auto": "fallback: auto"}
+
+
+def _did_you_mean(root: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """``; did you mean 'interval'?`` for a misspelt key, from the fields allowed where it is."""
+    key = str(loc[-1])
+    if key in _RENAMED:
+        return f"; did you mean {_RENAMED[key]!r}?"
+    fields = _fields_at(root, loc[:-1])
+    close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fields_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> set[str]:
+    """The field names of the model(s) at ``loc`` under ``root`` (list items, dict values
+    and optional or union members followed)."""
+    current: list[Any] = [root]
+    for part in loc:
+        following: list[Any] = []
+        for kind in _members(current):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                field = kind.model_fields.get(str(part))
+                if field is not None:
+                    following.append(field.annotation)
+            elif typing.get_origin(kind) in (list, dict) and isinstance(part, int | str):
+                args = typing.get_args(kind)
+                if args:
+                    following.append(args[-1])
+        current = following
+    return {name for kind in _members(current)
+            if isinstance(kind, type) and issubclass(kind, BaseModel)
+            for name in kind.model_fields}
+
+
+def _members(kinds: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for written in kinds:
+        kind = written
+        while typing.get_origin(kind) is typing.Annotated:
+            kind = typing.get_args(kind)[0]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):
+            out.extend(_members(list(typing.get_args(kind))))
+        else:
+            out.append(kind)
+    return out
 
 
 # Settings a deployment (a container, a systemd unit) sets from outside the file. They win

@@ -49,8 +49,9 @@ def format_path(path: Path) -> str:
     return out
 
 
-# libyaml's parser is ~10x faster than PyYAML's pure-Python one (a 100,000-offer config), and
-# keeps the same line marks; the pure-Python loader is the fallback where libyaml is absent.
+# libyaml's parser is many times faster than PyYAML's pure-Python one (bench/scale.py times
+# config loading), and keeps the same line marks; the pure-Python loader is the fallback where
+# libyaml is absent.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -58,24 +59,18 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
-def load(text: str | bytes, *, file: str, environ: Mapping[str, str]) -> Located:
-    """Parse ``text`` as one YAML document; errors are ConfigError with file and line."""
-    streamed = stream(text, file=file, environ=environ, key=None)
-    return streamed.top
-
-
 class _Composer(yaml.composer.Composer, yaml.resolver.Resolver):
     """PyYAML's pure-Python composer fed by libyaml's events, so a document can be composed one
-    part at a time. libyaml's own composer only builds whole documents, and a whole 100,000-offer
-    document is ~6 million node and mark objects (630 MB); one product at a time is a few dozen.
+    part at a time. libyaml's own composer only builds whole documents, and a whole document is
+    a node and its marks for every value of every offer; one product at a time is a few dozen.
     Anchors stay known across parts, as in a whole-document load."""
 
     def __init__(self, text: str | bytes) -> None:
         self._parser: Any = _Loader(text)  # the stubs leave the event methods untyped
         yaml.composer.Composer.__init__(self)
         yaml.resolver.Resolver.__init__(self)
-        # The parser's own methods, bound on the instance: they run once per event (1.5
-        # million for 100,000 offers) and a Python wrapper in between was a fifth of the load.
+        # The parser's own methods, bound on the instance: they run once per event (several
+        # per offer), so a Python wrapper in between is a large share of the load.
         vars(self).update(check_event=self._parser.check_event,
                           peek_event=self._parser.peek_event, get_event=self._parser.get_event)
 
@@ -139,7 +134,7 @@ class Streamed:
     holds every other top-level key (and ``key`` as an empty list, for its line)."""
 
     top: Located
-    key: str | None
+    key: str
     streamed: bool  # False: the sequence was built with ``top`` (an anchored one, say)
     _text: str | bytes  # bytes: libyaml reads them in place; a str it copies as UTF-8
     _file: str
@@ -148,7 +143,7 @@ class Streamed:
     def items(self) -> Iterator[Located]:
         """Each item of the streamed sequence, built alone; its line map uses full paths
         (``("products", 7, "offers", 0, "url")``), so errors read as in a whole-file load."""
-        if self.key is None or not isinstance(self.top.data, dict):
+        if not isinstance(self.top.data, dict):
             return
         whole = self.top.data.get(self.key)
         if not isinstance(whole, list):
@@ -183,7 +178,7 @@ class Streamed:
             composer.dispose()
 
 
-def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str | None
+def stream(text: str | bytes, *, file: str, environ: Mapping[str, str], key: str
            ) -> Streamed:
     """Parse the document, building everything but the top-level sequence ``key``, whose items
     ``Streamed.items()`` then builds one at a time. The whole text is parsed here, so a syntax
@@ -206,7 +201,7 @@ class _AnchorSkipped(Exception):
     """The skipped sequence defined an anchor, which something after it may use."""
 
 
-def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
+def _first_pass(text: str | bytes, key: str, *, compose_items: bool
                 ) -> tuple[yaml.Node | None, bool]:
     composer = _Composer(text)
     try:
@@ -224,7 +219,7 @@ def _first_pass(text: str | bytes, key: str | None, *, compose_items: bool
         composer.dispose()
 
 
-def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
+def _top_level(composer: _Composer, key: str, *, compose_items: bool
                ) -> tuple[yaml.MappingNode, bool]:
     """The top-level mapping with the sequence under ``key`` replaced by an empty one (which
     keeps its line), its items not built; True if that happened. Skipping the items' events
@@ -235,7 +230,7 @@ def _top_level(composer: _Composer, key: str | None, *, compose_items: bool
     while not composer.check_event(yaml.MappingEndEvent):
         key_node = composer.node()
         event = composer.peek_event()
-        streamed = (key is not None and isinstance(key_node, yaml.ScalarNode)
+        streamed = (isinstance(key_node, yaml.ScalarNode)
                     and key_node.value == key and isinstance(event, yaml.SequenceStartEvent)
                     and not event.anchor)
         if streamed and not skipped:
@@ -263,9 +258,19 @@ def _yaml_error(exc: yaml.YAMLError, file: str, text: str | bytes) -> ConfigErro
         return ConfigError(f"cannot read: {exc.reason} (character {exc.character!r})",
                            file=file, line=lines + 1)
     if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
+        # The file:line is where the broken construct began (an unclosed "[" at :3), which
+        # is where the fix usually goes; the message also says where the parser noticed.
+        began, broke = exc.context_mark, exc.problem_mark
+        problem = exc.problem or str(exc)
+        if began is not None and broke is not None and began.line != broke.line:
+            context = (exc.context or "in this construct").removeprefix("while ")
+            return ConfigError(f"invalid YAML: {context} that begins here (line "
+                               f"{began.line + 1}): {problem} at line {broke.line + 1}, "
+                               f"column {broke.column + 1}", file=file, line=began.line + 1)
+        mark = broke or began
         line = mark.line + 1 if mark is not None else None
-        return ConfigError(f"invalid YAML: {exc.problem or exc}", file=file, line=line)
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        return ConfigError(f"invalid YAML: {problem}{column}", file=file, line=line)
     return ConfigError(f"invalid YAML: {exc}", file=file)
 
 

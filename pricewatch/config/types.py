@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    ValidationInfo,
 )
 
 from pricewatch import __version__
@@ -33,11 +34,20 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "m
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
 
-def parse_duration(value: Any) -> float:
-    """``90``, ``"90s"``, ``"30m"``, ``"1h30m"``, ``"2d"`` -> seconds (float)."""
+UNITS = "ms, s, m, h, d, w"
+# Loading a file passes this validation context: there a duration needs its unit.
+FROM_FILE = {"from_file": True}
+
+
+def parse_duration(value: Any, *, unit_required: bool = False) -> float:
+    """``"90s"``, ``"30m"``, ``"1h30m"``, ``"2d"`` -> seconds (float); a plain number is seconds
+    unless ``unit_required`` (a config file: ``interval: 90`` reads as 90 minutes to some)."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 15m, 6h or 1d")
     if isinstance(value, int | float | Decimal):
+        if unit_required and value != 0:  # 0 is 0 in every unit
+            raise ValueError(f"a duration needs a unit: write {value:g}s or {value:g}m, not "
+                             f"{value:g} (units: {UNITS}; e.g. 1h30m)")
         return float(value)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
@@ -51,9 +61,11 @@ def parse_duration(value: Any) -> float:
             if pos == len(text) and pos > 0:
                 return total
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             pass
+        else:
+            return parse_duration(number, unit_required=unit_required)
     raise ValueError(f"expected a duration like 30s, 15m, 6h or 1d, got {value!r}")
 
 
@@ -75,8 +87,13 @@ def positive(value: float) -> float:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(positive)]
+def _duration(value: Any, info: ValidationInfo) -> float:
+    context = info.context
+    return parse_duration(value, unit_required=bool(context and context.get("from_file")))
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), AfterValidator(positive)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Headers = dict[str, str]
 

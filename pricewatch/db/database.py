@@ -1,5 +1,5 @@
 """The database entry point: open (and migrate), sync the catalogue, read what a round resumes
-from. Everything above the store layer starts here."""
+from. Everything above the database layer starts here."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
         with mapped(where):
             if upgrade:
                 await migrate.upgrade(engine)
-            else:
+            elif engine.dialect.name != "sqlite":  # SQLite was probed without creating a file
                 await _select_one(engine)
         yield engine
     finally:
@@ -50,18 +50,6 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
 async def _select_one(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-
-
-async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str:
-    """"ok", or one line saying why the database does not answer (for /readyz)."""
-    try:
-        async with asyncio.timeout(within):
-            await _select_one(engine)
-    except TimeoutError:
-        return f"unreachable: no answer within {within:g}s"
-    except Exception as exc:  # a health check reports every failure, it never raises
-        return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
-    return "ok"
 
 
 async def sync(engine: AsyncEngine, offers: list[Offer]) -> OfferIds:
@@ -77,7 +65,7 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
                         every_offer: bool = False) -> dict[str, Previous]:
     """Validators and the last good check per offer. A round needs them only for offers that
     have validators: only they send a conditional request, and only a 304 reuses the last
-    check (an entry for every offer was ~100 bytes each, and its check ~400 more);
+    check (an entry and a check for every offer would grow with the catalogue);
     ``every_offer`` reads them all (the daemon shows every offer's last price)."""
     with mapped("cannot read the last checks"):
         async with engine.connect() as conn:
@@ -98,3 +86,15 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
             last = replace(last, title=title)
         out[key] = Previous(etag=etag, last_modified=last_modified, check=last)
     return out
+
+
+async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str | None:
+    """None if the database answers a trivial query within ``within`` seconds; else why not."""
+    try:
+        async with asyncio.timeout(within), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except TimeoutError:
+        return f"unreachable: no answer within {within:g}s"
+    except Exception as exc:  # whatever the driver raises, /readyz reports it, masked
+        return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
+    return None

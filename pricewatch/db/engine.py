@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -61,16 +63,23 @@ def create_engine(url: str, *, echo: bool = False,
 
 
 def probe_sqlite(url: str) -> None:
-    """Open (or create) a SQLite file synchronously, raising sqlite3.Error if it cannot be.
+    """Raise sqlite3.Error if a SQLite database could not be opened (or created), without
+    creating or changing anything (a second daemon is refused before it creates a file).
 
     A failed first connection through aiosqlite leaves its worker thread posting to the event
-    loop after ``asyncio.run`` closed it (a traceback on stderr); a plain open finds the same
-    problem (a missing folder, a directory, a file that is not a database) without that."""
+    loop after ``asyncio.run`` closed it (a traceback on stderr); a plain read-only open finds
+    the same problems (a missing folder, a directory, a file that is not a database)."""
     target = async_url(url)
     path = target.database
     if target.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return
-    connection = sqlite3.connect(path)
+    file = Path(path)
+    if not file.exists():
+        if not file.parent.is_dir():
+            raise sqlite3.OperationalError(
+                f"unable to open database file: no folder {file.parent}")
+        return
+    connection = sqlite3.connect(f"file:{quote(str(file))}?mode=ro", uri=True)
     try:
         connection.execute("PRAGMA schema_version").fetchone()
     finally:

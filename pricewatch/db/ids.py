@@ -10,9 +10,10 @@ from pricewatch.models import Offer
 
 
 class OfferIds(Mapping[str, int]):
-    """``offer key -> offer id`` for a list of offers in ~24 bytes per offer; a dict took ~155
-    (its key strings and int objects were 15 MB at 100,000 offers, held for a whole round).
-    Ids sit in an array aligned with the offers, found through a sorted array of key hashes;
+    """``offer key -> offer id`` for a list of offers in a few machine integers per offer, not a
+    dict's key strings and int objects, held for a whole round (tests/unit/test_offer_ids.py
+    bounds the bytes per offer; bench/scale.py reports the peak RSS). Ids sit in an array
+    aligned with the offers, found through a sorted array of key hashes;
     a hit is confirmed against the offer's own key, so lookups are exact."""
 
     def __init__(self, offers: Sequence[Offer]) -> None:

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest shipped revision (a test keeps it equal to the scripts' head). Every start of
-# `run` or `once` checks the database against it with one query; Alembic (with Mako, 11 MB
-# of RSS for the life of the process) is imported only when there is something to upgrade.
+# `run` or `once` checks the database against it with one query; Alembic (with Mako, held in
+# RSS for the life of the process) is imported only when there is something to upgrade.
 HEAD = "0003"
 
 
@@ -91,3 +91,39 @@ async def drift(engine: AsyncEngine) -> list[Any]:
     with mapped("cannot compare the schema"):
         async with engine.connect() as conn:
             return await conn.run_sync(run)
+
+
+def describe_drift(diffs: list[Any]) -> list[str]:
+    """One line per difference ``drift`` found, in words: what the database has or lacks."""
+    lines: list[str] = []
+    for diff in diffs:
+        if isinstance(diff, list):  # one column's modifications come grouped
+            lines.extend(describe_drift(diff))
+            continue
+        op = diff[0]
+        if op in ("add_table", "remove_table"):
+            name = diff[1].name
+            lines.append(f"table {name}: in the models, missing from the database"
+                         if op == "add_table" else
+                         f"table {name}: in the database, not in the models")
+        elif op in ("add_column", "remove_column"):
+            where = f"{diff[2]}.{diff[3].name}"
+            lines.append(f"column {where}: in the models, missing from the database"
+                         if op == "add_column" else
+                         f"column {where}: in the database, not in the models")
+        elif op in ("add_index", "remove_index", "add_constraint", "remove_constraint",
+                    "add_fk", "remove_fk"):
+            thing = diff[1]
+            kind = op.split("_", 1)[1].replace("fk", "foreign key")
+            table = getattr(getattr(thing, "table", None), "name", "?")
+            side = ("in the models, missing from the database" if op.startswith("add")
+                    else "in the database, not in the models")
+            lines.append(f"{kind} {thing.name or '(unnamed)'} on {table}: {side}")
+        elif op.startswith("modify_"):
+            _, _, table, column, _, old, new = diff
+            what = op.removeprefix("modify_")
+            lines.append(f"column {table}.{column}: {what} is {old!r} in the database, "
+                         f"{new!r} in the models")
+        else:
+            lines.append(repr(diff))
+    return lines

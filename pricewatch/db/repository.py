@@ -18,8 +18,8 @@ from pricewatch.db.ids import OfferIds
 from pricewatch.db.tables import checks, offers, products
 from pricewatch.models import Check, Offer, Outcome, plain
 
-# Rows per INSERT batch in the catalogue sync: a list of 100,000 row dicts (and the driver's
-# copy of it) was ~90 MB at once; batches of this size keep it to a few MB.
+# Rows per INSERT batch in the catalogue sync: a list of every row dict (and the driver's copy
+# of it) grows with the catalogue; batches keep it small and constant (bench/scale.py).
 SYNC_BATCH = 2000
 
 
@@ -266,7 +266,3 @@ async def latest_checks(
         .join(offers, offers.c.id == checks.c.offer_id)
     )
     return {row.offer_id: _check(row.key, row) for row in (await conn.execute(query)).all()}
-
-
-async def count_checks(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(checks))).scalar_one())

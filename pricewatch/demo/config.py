@@ -1,7 +1,13 @@
-"""The config file `pricewatch demo` writes for the demo shop."""
+"""The config file `pricewatch demo` writes for the demo shop.
+
+The file says "edit freely", so an edited file is never overwritten: its second line holds a
+hash of what was written, and only a file that still matches it (or is absent) is rewritten.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from pricewatch.demo.catalog import DemoProduct
@@ -24,7 +30,6 @@ def demo_config(
     metrics_port: int = 9108,
 ) -> str:
     lines = [
-        "# Written by `pricewatch demo` for the bundled demo shop; edit freely.",
         "database:",
         "  url: sqlite:///pricewatch-demo.db",
         "schedule:",
@@ -52,7 +57,37 @@ def demo_config(
             lines.append(f"        selector: {selector}")
         if locale:
             lines.append(f"        locale: {locale}")
-    return "\n".join(lines) + "\n"
+    body = "\n".join(lines) + "\n"
+    return f"{_HEADER}\n# {_MARK}{_digest(body)} (once edited, `pricewatch demo` keeps it)\n{body}"
+
+
+_HEADER = "# Written by `pricewatch demo` for the bundled demo shop; edit freely."
+_MARK = "pricewatch-demo sha256:"
+_MARK_LINE = re.compile(rf"# {re.escape(_MARK)}([0-9a-f]{{16}})\b")
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def edited(path: Path, fresh: str | None = None) -> bool:
+    """Whether ``path`` exists and is not a file `pricewatch demo` wrote and nobody changed.
+    ``fresh`` (what would be written now) also recognises the unmarked files older versions
+    wrote, when they equal it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True
+    header, _, rest = text.partition("\n")
+    mark, _, body = rest.partition("\n")
+    found = _MARK_LINE.match(mark)
+    if header == _HEADER and found is not None:
+        return found.group(1) != _digest(body)
+    if fresh is not None:  # written before the mark existed: ours only if byte-identical
+        return text != f"{_HEADER}\n{fresh.split(chr(10), 2)[2]}"
+    return True
 
 
 def write_demo_config(
@@ -64,8 +99,11 @@ def write_demo_config(
     listen: str = "127.0.0.1",
     metrics_port: int = 9108,
 ) -> Path:
+    """Write the demo config unless ``path`` holds an edited one (see ``edited``), which is
+    kept as it is."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = demo_config(products, base_url, interval=interval, listen=listen,
                        metrics_port=metrics_port)
-    path.write_text(text, encoding="utf-8")
+    if not edited(path, text):
+        path.write_text(text, encoding="utf-8")
     return path

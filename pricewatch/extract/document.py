@@ -17,10 +17,10 @@ _HTML_LANG = re.compile(
     r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z]{2})?)", re.I
 )
 # Their contents never hold the visible price, and leaving them in would put script source
-# into every text read; removing them after the parse costs a tenth of a millisecond.
+# into every text read; removing them after the parse is cheap beside the parse itself.
 _HEAVY = ["script", "style", "svg"]
 # Without DOM mutation events: they keep <option> selectedness and <selectedcontent> up to
-# date, which no extractor reads, and cost a tenth of the parse on pages with long <select>s.
+# date, which no extractor reads, and slow the parse of pages with long <select>s.
 _OPTIONS = LexborDocumentOptions.WO_EVENTS.value
 
 
@@ -47,11 +47,11 @@ def parse_tree(text: str, *, strip: bool = True) -> LexborHTMLParser | None:
 
 # Lexbor, unlike browsers, has no cap on nesting depth, and the HTML5 tree builder looks
 # through the open elements for many tags (a <div> closes an open <p> "in button scope"), so a
-# page of 50,000 unclosed <div>s takes 2.5 s to parse and 200,000 take minutes. Up to
-# _FEW_TAGS tags the worst case is under a second (30,000 <div>s: 0.9 s); above, a scan bounds
-# the depth. The scan costs 10-30 ms on the few real pages that large (1.5-4 MB).
+# page of tens of thousands of unclosed <div>s takes seconds to parse, and a few hundred
+# thousand minutes. Up to _FEW_TAGS tags the worst case stays under a second; above, a scan
+# bounds the depth, at a small part of what parsing such a (rare, multi-megabyte) page costs.
 _FEW_TAGS = 30_000
-_MAX_WORK = 200_000_000  # tags x depth: about 0.4 s of Lexbor's scope walks
+_MAX_WORK = 200_000_000  # tags x depth: well under a second of Lexbor's scope walks
 _RAW_TEXT = frozenset(
     b"script style textarea title xmp noembed noframes iframe plaintext".split()
 )

@@ -81,7 +81,7 @@ def _run(doc: Document) -> Report:
 
 def _page_errors() -> tuple[type[BaseException], ...]:
     """What bad page content can raise. lxml's errors count only once an XPath rule loaded
-    lxml: importing it for every process would cost 6 MB of RSS for nothing."""
+    lxml: importing it in every process would add its RSS for nothing."""
     base: tuple[type[BaseException], ...] = (
         ValueError, RecursionError, UnicodeError, SelectolaxError, MemoryError)
     etree = sys.modules.get("lxml.etree")

@@ -86,7 +86,3 @@ class CircuitBreaker:
         state = self._states.get(host)
         if state is not None:
             state.probing = False
-
-    def is_open(self, host: str) -> bool:
-        state = self._states.get(host)
-        return state is not None and state.open_until is not None

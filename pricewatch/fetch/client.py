@@ -93,14 +93,6 @@ class Fetcher:
     def hosts(self) -> HostLimiter:
         return self._hosts
 
-    @property
-    def breaker(self) -> CircuitBreaker:
-        return self._breaker
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._policy
-
     async def fetch(
         self,
         url: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -23,11 +23,14 @@ class _Host:
 
 
 class HostLimiter:
-    """Hands out per-host slots; ``delay`` may be raised later (robots.txt Crawl-delay)."""
+    """Hands out per-host slots; ``delay`` may be raised later (robots.txt Crawl-delay).
+    ``clock`` and ``sleep`` are seams for tests, which check the delay rule in fake time."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._hosts: dict[str, _Host] = {}
         self._clock = clock
+        self._sleep = sleep
         self._floors: dict[str, float] = {}  # delays raised before the host's first request
 
     def _host(self, host: str, concurrency: int, delay: float) -> _Host:
@@ -64,7 +67,7 @@ class HostLimiter:
             async with entry.gate:  # serialises the delay bookkeeping, not the requests
                 wait = entry.next_start - self._clock()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self._sleep(wait)
                 if shared is not None:
                     await shared.acquire()
                 entry.next_start = self._clock() + entry.delay

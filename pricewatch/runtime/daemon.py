@@ -1,11 +1,14 @@
 """`pricewatch run`: scheduled checks for months, unattended.
 
-Start-up: migrate, sync the catalogue, plan every offer's slots from its last check, serve
-/metrics. Running: each scheduled job is one check of one offer, written through the batching
-writer. SIGHUP or an edit of the config file reloads it (an invalid file is rejected and the
-running config stays). SIGTERM/SIGINT: stop scheduling, give running checks
+Start-up, in this order: take the database's daemon lock (one daemon per database), listen on
+the server port, migrate, sync the catalogue, plan every offer's slots from its last check.
+Running: each slot starts one check of one offer as the daemon's own task; the check waits for
+its host's lane, then a global slot (``lanes``), and is recorded through the one recorder.
+SIGHUP or an edit of the config file reloads it (an invalid, empty or product-less file is
+rejected and the running config stays). SIGTERM/SIGINT: stop scheduling, give running checks
 ``schedule.shutdown_timeout`` to finish, cancel and record the rest, flush, exit 0; a second
-signal exits at once.
+signal exits at once. ``handle_signals=False`` leaves signals to an embedding program (and
+tests), which calls ``stop()``.
 """
 
 from __future__ import annotations
@@ -16,140 +19,112 @@ import logging
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.alerts.feed import AlertFeed
-from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings, load
+from pricewatch.db import migrate
 from pricewatch.db.database import load_previous, open_database, ping, sync
-from pricewatch.db.repository import PendingCheck, latest_checks
-from pricewatch.db.writer import CheckWriter
-from pricewatch.errors import ConfigError, StorageError
-from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Offer, Outcome, Previous, plain
+from pricewatch.db.lock import DaemonLock, daemon_lock
+from pricewatch.db.repository import latest_checks
+from pricewatch.errors import ConfigError, PricewatchError, StorageError
+from pricewatch.models import Offer, plain
 from pricewatch.redact import mask_url
+from pricewatch.runtime.lanes import Lanes
 from pricewatch.runtime.metrics import Metrics
-from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool, utcnow
+from pricewatch.runtime.pipeline import check_offer, utcnow
+from pricewatch.runtime.recorder import OfferState, Recording, recording
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
 
 log = logging.getLogger(__name__)
 
 CONFIG_POLL = 2.0
-ALERT_GRACE = 10.0  # at shutdown: time to judge the last checks and deliver due alerts
 SUMMARY_EVERY = 60.0
 HOUSEKEEPING_EVERY = 5.0
 STUCK_WRITES = 30.0  # /readyz fails when a check has waited this long to be written
 
 
-@dataclass
-class _Totals:
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-    def line(self) -> str:
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
-        return f"{sum(self.outcomes.values())} checks ({parts or 'none'})"
-
-
 class Daemon:
     """One pricewatch process. ``await Daemon(settings).run()`` returns the exit code."""
 
-    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None,
+                 handle_signals: bool = True) -> None:
         self.settings = settings
         self.metrics = Metrics(registry or CollectorRegistry())
-        self.port: int | None = None  # the bound /metrics port, once serving
-        self._offers: dict[str, Offer] = {o.key: o for o in settings.offers()}
-        self._ids: Mapping[str, int] = {}
-        self._previous: dict[str, Previous] = {}
-        self._last_checked: dict[str, datetime] = {}
-        self._latest: dict[str, Check] = {}  # each offer's newest check, for the status page
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self.port: int | None = None  # the bound server port, once serving
+        self.last_reload_error: str | None = None  # the web UI shows it until a reload works
+        self.last_reload_error_at: datetime | None = None
+        self.offers: dict[str, Offer] = {o.key: o for o in settings.offers()}  # by key
+        self._handle_signals = handle_signals
         self._stop = asyncio.Event()
         self._signals = 0
-        self._totals = _Totals()
-        self._window = _Totals()
         self._config_stamp = self._stamp()
         self._reload_lock = asyncio.Lock()
-        self._engine: AsyncEngine | None = None
-        self._writer: CheckWriter | None = None
-        self._fetcher: Fetcher | None = None
-        self._scheduler: Scheduler | None = None
-        self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
-        self._slots = asyncio.Semaphore(settings.model.http.concurrency)
-        self._alerts: AlertService | None = None
+        self._running: _Running | None = None  # the started parts, while run() runs
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> int:
+        if self._handle_signals:
+            self._install_signal_handlers()
+        try:
+            return await self._run()
+        finally:
+            if self._handle_signals:
+                self._remove_signal_handlers()
+
+    async def _run(self) -> int:
         started = time.monotonic()
-        self._install_signal_handlers()
-        async with open_database(self.settings) as engine:
-            self._engine = engine
-            await self._load_state(engine)
-            alerts = AlertService(self.settings, engine, registry=self.metrics.registry,
-                                  grace=ALERT_GRACE)
-            self._alerts = alerts
-            feed = AlertFeed(alerts, self.offer)
-            writer = CheckWriter(engine, on_write=self.metrics.observe_write,
-                                 on_flushed=feed.stored)
-            self._writer = writer
-            writer.start()
-            async with alerts, Fetcher(self.settings.model.http, observer=self.metrics
-                                       ) as fetcher:
-                self._fetcher = fetcher
-                runner = None
-                server = self.settings.model.server
-                if server.enabled:
-                    app = make_app(self.metrics.registry, self.readiness, self.status)
-                    runner, self.port = await serve(app, server.host, server.port)
-                    log.info("serving /metrics on http://%s:%d", server.host, self.port)
-                sched = self.settings.model.schedule
-                self._scheduler = Scheduler(self._job, jitter=sched.jitter,
-                                            misfire_grace_time=sched.misfire_grace_time,
-                                            on_lag=self.metrics.scheduler_lag.observe,
-                                            on_dropped=self._run_dropped)
-                self._schedule(utcnow())
-                self._scheduler.start()
-                self.metrics.reload_success.set(time.time())
-                log.info("pricewatch running: %d offers, database %s", len(self._offers),
-                         mask_url(self.settings.database_url))
-                for warning in self.settings.capacity_warnings():
-                    log.warning("%s", warning)
-                background = [asyncio.create_task(self._watch_config(), name="config-watch"),
-                              asyncio.create_task(self._housekeeping(), name="housekeeping")]
-                judging = asyncio.create_task(feed.run(), name="alerts")
-                await self._stop.wait()
-                for task in background:
-                    task.cancel()
-                finished, cancelled = await self._drain()
-                await writer.close(grace=10.0)
-                # Judge what the last flush stored, then let the alert service deliver.
-                feed.finish()
-                await asyncio.wait_for(judging, timeout=ALERT_GRACE)
+        # The lock comes before anything that changes the database or the shops see.
+        async with open_database(self.settings, upgrade=False) as engine, \
+                daemon_lock(engine) as lock:
+            runner = await self._serve()
+            try:
+                await migrate.upgrade(engine)
+                ids = await sync(engine, list(self.offers.values()))
+                state = await self._load_state(engine, ids)
+                async with recording(self.settings, engine, ids, offer_of=self.offer,
+                                     metrics=self.metrics, state=state) as parts:
+                    running = _Running(self, engine, parts, state, lock)
+                    self._running = running
+                    running.start()
+                    log.info("pricewatch running: %d offers, database %s", len(self.offers),
+                             mask_url(self.settings.database_url))
+                    for warning in self.settings.capacity_warnings():
+                        log.warning("%s", warning)
+                    await self._stop.wait()
+                    finished, cancelled = await running.stop()
+            finally:
+                self._running = None
                 if runner is not None:
                     await runner.cleanup()
-        self._remove_signal_handlers()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        lost = writer.dropped
+        running.refresh_db_metrics()  # the final written/lost counts, for embedders too
+        summary = parts.recorder.summary
         log.info("shutdown after %.0fs: %s; at shutdown %d checks finished, %d cancelled; "
-                 "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
-                 finished, cancelled, writer.written, lost)
+                 "%d skipped (host backlog); %d rows written, %d lost",
+                 time.monotonic() - started, summary.counts(), finished, cancelled,
+                 running.shed, parts.writer.written, parts.writer.dropped)
         return 0
 
-    def _run_dropped(self, reason: str) -> None:
-        self.metrics.runs_dropped.labels(reason).inc()
+    async def _serve(self) -> web.AppRunner | None:
+        server = self.settings.model.server
+        if not server.enabled:
+            return None
+        app = make_app(self.metrics.registry, self.readiness, self.status)
+        runner, self.port = await serve(app, server.host, server.port)
+        log.info("serving /metrics on http://%s:%d", server.host, self.port)
+        return runner
 
     def offer(self, key: str) -> Offer | None:
         """The configured offer with this key (a reload may have removed it)."""
-        return self._offers.get(key)
+        return self.offers.get(key)
 
     def stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does)."""
@@ -181,108 +156,25 @@ class Daemon:
         log.info("SIGHUP: reloading %s", self.settings.source)
         asyncio.get_running_loop().create_task(self.reload())
 
-    async def _drain(self) -> tuple[int, int]:
-        """Stop scheduling; wait for running checks within the bound, cancel the rest."""
-        assert self._scheduler is not None
-        self._scheduler.shutdown()
-        running = list(self._inflight.values())
-        if not running:
-            return 0, 0
-        timeout = self.settings.model.schedule.shutdown_timeout
-        done, pending = await asyncio.wait(running, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        return len(done), len(pending)
-
-    # -- state -------------------------------------------------------------------------------
-
-    async def _load_state(self, engine: AsyncEngine) -> None:
-        offers = list(self._offers.values())
-        self._ids = await sync(engine, offers)
+    async def _load_state(self, engine: AsyncEngine, ids: Mapping[str, int]) -> OfferState:
+        offers = list(self.offers.values())
         # Every offer's last good check: the status page and the restored gauges show it.
-        self._previous = await load_previous(engine, self._ids, every_offer=True)
+        state = OfferState(previous=await load_previous(engine, ids, every_offer=True))
         async with engine.connect() as conn:
             # All offers, filtered here: an IN list of every id breaks past 32,767 offers on
             # Postgres (asyncpg's bind-parameter limit).
             latest = await latest_checks(conn, None)
-        by_id = {oid: key for key, oid in self._ids.items()}
+        by_id = {oid: key for key, oid in ids.items()}
         for oid, check in latest.items():
             key = by_id.get(oid)
             if key is not None:
-                self._last_checked[key] = check.observed_at
-                self._latest[key] = check
+                state.latest[key] = check
         self.metrics.configure(offers)
         # Restore the gauges from the database, so a restart does not blank the dashboard.
-        for key, previous in self._previous.items():
-            if previous.check is not None and key in self._offers:
-                self.metrics.restore(self._offers[key], previous.check)
-
-    def _schedule(self, now: datetime, only: set[str] | None = None) -> None:
-        assert self._scheduler is not None
-        dues = [Due(o.key, o.interval, self._last_checked.get(o.key), o.cron, o.timezone)
-                for o in self._offers.values()]
-        window = self.settings.model.schedule.catch_up_window
-        for p in plan(dues, now, catch_up_window=window):
-            if only is None or p.key in only:
-                self._scheduler.put(p)
-
-    # -- one check -----------------------------------------------------------------------------
-
-    async def _job(self, key: str) -> None:
-        offer = self._offers.get(key)
-        if offer is None or self._stop.is_set():
-            return
-        if key in self._inflight:  # the catch-up run and a regular slot never overlap
-            log.debug("check of %s still running; skipped", key)
-            self._run_dropped("overlap")
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        assert self._fetcher is not None
-        self._inflight[key] = task
-        started = utcnow()
-        try:
-            # A slot covers fetch and extraction: the fetcher's own limit frees its slot once
-            # the body is read, so when parsing is slower than fetching (100,000 offers due
-            # in one catch-up window), fetched pages queued for the parser without bound
-            # (RSS passed 2 GB in two minutes).
-            async with self._slots:
-                self.metrics.jobs_running.inc()
-                try:
-                    result = await check_offer(offer, self._fetcher,
-                                               previous=self._previous.get(key),
-                                               executor=self._pool)
-                finally:
-                    self.metrics.jobs_running.dec()
-        except asyncio.CancelledError:
-            self._record(offer, CheckResult(Check(
-                key, started, Outcome.CANCELLED,
-                duration_ms=int((utcnow() - started).total_seconds() * 1000),
-                error="cancelled by shutdown")))
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        self._record(offer, result)
-
-    def _record(self, offer: Offer, result: CheckResult) -> None:
-        check = result.check
-        assert self._writer is not None
-        oid = self._ids.get(offer.key)
-        if oid is not None:
-            self._writer.add(PendingCheck(oid, check, result.etag, result.last_modified))
-        self._last_checked[offer.key] = check.observed_at
-        self._latest[offer.key] = check
-        if check.outcome is Outcome.OK:
-            self._previous[offer.key] = Previous(result.etag, result.last_modified, check)
-        self.metrics.observe_check(offer, check)
-        self._totals.outcomes[check.outcome.value] += 1
-        self._window.outcomes[check.outcome.value] += 1
-        log.debug("checked %s: %s %s %s", offer.key, check.outcome.value,
-                  check.price if check.price is not None else "-", check.error or "",
-                  extra={"offer": offer.key, "outcome": check.outcome.value,
-                         "price": None if check.price is None else str(check.price),
-                         "currency": check.currency, "duration_ms": check.duration_ms})
+        for key, previous in state.previous.items():
+            if previous.check is not None and key in self.offers:
+                self.metrics.restore(self.offers[key], previous.check)
+        return state
 
     # -- reload --------------------------------------------------------------------------------
 
@@ -296,38 +188,202 @@ class Daemon:
             return None
         return st.st_mtime, st.st_size
 
-    async def _watch_config(self) -> None:
+    async def watch_config(self) -> None:
+        """Reload when the file changes; survives anything a reload can raise."""
         while True:
             await asyncio.sleep(CONFIG_POLL)
             stamp = self._stamp()
             if stamp is not None and stamp != self._config_stamp:
                 log.info("config file changed: reloading")
-                await self.reload()
+                try:
+                    await self.reload()
+                except Exception:
+                    log.exception("config reload failed unexpectedly; still running the "
+                                  "previous config")
 
     async def reload(self) -> bool:
         """Re-read the config; apply it if valid. Returns whether it was applied."""
         async with self._reload_lock:
             self._config_stamp = self._stamp()
             source = self.settings.source
-            if source is None:
+            running = self._running
+            if source is None or running is None:
                 return False
             try:
                 new = load(source)
+                self._require_products(new, source)
             except ConfigError as exc:
-                self.metrics.reload_failures.inc()
-                log.error("config reload rejected; still running the previous config:\n%s", exc)
-                return False
+                return self._rejected("config reload rejected; still running the previous "
+                                      f"config:\n{exc}", str(exc))
             try:
-                return await self._apply(new)
-            except StorageError as exc:
-                self.metrics.reload_failures.inc()
-                log.error("config reload failed (database): %s", exc)
-                return False
+                await running.apply(new)
+            except PricewatchError as exc:
+                what = "database" if isinstance(exc, StorageError) else "alerts"
+                return self._rejected(f"config reload failed ({what}); still running the "
+                                      f"previous config: {exc}", str(exc))
+            self.last_reload_error = None
+            self.last_reload_error_at = None
+            self.metrics.reload_success.set(time.time())
+            return True
 
-    async def _apply(self, new: Settings) -> bool:
-        assert self._engine is not None
-        assert self._scheduler is not None
-        old = self.settings
+    def _require_products(self, new: Settings, source: Path) -> None:
+        # An editor that truncates before writing, or a half-written file, must not unschedule
+        # every offer; a config that means "no products" says `products: []`.
+        if new.products_line is None and self.offers:
+            raise ConfigError("no `products:` in the file (empty or truncated?); "
+                              f"{len(self.offers)} offers would be dropped. Write "
+                              "`products: []` to run with none", file=str(source), line=1)
+
+    def _rejected(self, message: str, short: str) -> bool:
+        self.metrics.reload_failures.inc()
+        self.last_reload_error = short
+        self.last_reload_error_at = datetime.now(UTC)
+        log.error("%s", message)
+        return False
+
+    # -- views -----------------------------------------------------------------------------
+
+    def status(self) -> list[OfferStatus]:
+        """Every configured offer's last price and last check, for the status page."""
+        running = self._running
+        if running is None:
+            return []
+        return running.status()
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        running = self._running
+        if running is None:
+            return False, {"daemon": "starting or stopping"}
+        return await running.readiness()
+
+
+class _Running:
+    """The daemon while it runs: every part is built and present, none is None."""
+
+    def __init__(self, daemon: Daemon, engine: AsyncEngine, parts: Recording,
+                 state: OfferState, lock: DaemonLock) -> None:
+        self.daemon = daemon
+        self.engine = engine
+        self.lock = lock
+        self.lock_problem: str | None = None
+        self.parts = parts
+        self.state = state
+        self.metrics = daemon.metrics
+        sched = daemon.settings.model.schedule
+        self.lanes = Lanes(daemon.settings.model.http.concurrency, on_shed=self._on_shed)
+        self.scheduler = Scheduler(self._fire, jitter=sched.jitter,
+                                   misfire_grace_time=sched.misfire_grace_time,
+                                   on_lag=self.metrics.scheduler_lag.observe,
+                                   on_dropped=self._dropped)
+        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.admitted: set[str] = set()  # in flight and past their lane: fetching or parsing
+        self.shed = 0
+        self.stopping = False
+        self.background: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._schedule(utcnow())
+        self.scheduler.start()
+        self.metrics.reload_success.set(time.time())
+        self.background = [
+            asyncio.create_task(self.daemon.watch_config(), name="config-watch"),
+            asyncio.create_task(self._housekeeping(), name="housekeeping")]
+
+    async def stop(self) -> tuple[int, int]:
+        """Stop scheduling; let admitted checks finish within ``shutdown_timeout``; cancel the
+        rest (each recorded as ``cancelled``). Returns (finished, cancelled)."""
+        self.stopping = True
+        self.scheduler.shutdown()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        # Checks still waiting for their host have not started: they never will now.
+        waiting = [t for k, t in self.inflight.items() if k not in self.admitted]
+        running = [t for k, t in self.inflight.items() if k in self.admitted]
+        for task in waiting:
+            task.cancel()
+        finished: set[asyncio.Task[None]] = set()
+        pending: set[asyncio.Task[None]] = set()
+        if running:
+            timeout = self.daemon.settings.model.schedule.shutdown_timeout
+            finished, pending = await asyncio.wait(running, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*waiting, *pending, return_exceptions=True)
+        return len(finished), len(waiting) + len(pending)
+
+    # -- one check -------------------------------------------------------------------------
+
+    def _schedule(self, now: datetime, only: set[str] | None = None) -> None:
+        state = self.state.latest
+        dues = [Due(o.key, o.interval, state[o.key].observed_at if o.key in state else None,
+                    o.cron, o.timezone) for o in self.daemon.offers.values()]
+        window = self.daemon.settings.model.schedule.catch_up_window
+        for p in plan(dues, now, catch_up_window=window):
+            if only is None or p.key in only:
+                self.scheduler.put(p)
+
+    async def _fire(self, key: str) -> None:
+        # The scheduler's job only starts the check as the daemon's own task: APScheduler
+        # cancels its running jobs at shutdown, and the grace period is the daemon's to give.
+        offer = self.daemon.offer(key)
+        if offer is None or self.stopping:
+            return
+        if key in self.inflight:  # the catch-up run and a regular slot never overlap
+            log.debug("check of %s still running; skipped", key)
+            self._dropped("overlap")
+            return
+        oid = self.parts.recorder.ids.get(key)
+        self.inflight[key] = asyncio.create_task(self._check(offer, oid), name=f"check {key}")
+
+    async def _check(self, offer: Offer, oid: int | None) -> None:
+        key = offer.key
+        host = (urlsplit(offer.url).hostname or "").lower()
+        sched = self.daemon.settings.model.schedule
+        started = utcnow()
+        recorder = self.parts.recorder
+        try:
+            # Host first, then a global slot (see lanes). The global slot covers fetch and
+            # extraction: the fetcher's own limit frees its slot once the body is read, so
+            # without it fetched pages could queue for the parser without bound.
+            wait = min(offer.interval, sched.misfire_grace_time)
+            if not await self.lanes.acquire(host, width=offer.fetch.per_host_concurrency,
+                                            wait=wait):
+                return
+            self.admitted.add(key)
+            self.metrics.jobs_running.inc()
+            try:
+                result = await check_offer(offer, self.parts.fetcher,
+                                           previous=self.state.previous.get(key),
+                                           executor=self.parts.pool)
+            finally:
+                self.metrics.jobs_running.dec()
+                self.lanes.release(host)
+        except asyncio.CancelledError:
+            reason = ("cancelled by shutdown" if key in self.admitted
+                      else "cancelled by shutdown before it started")
+            recorder.cancelled(offer, started, offer_id=oid, reason=reason)
+            raise
+        finally:
+            self.admitted.discard(key)
+            self.inflight.pop(key, None)
+        recorder.record(offer, result, offer_id=oid)
+
+    def _on_shed(self, host: str) -> None:
+        self.shed += 1
+        self.metrics.checks_skipped.labels(host, "host_backlog").inc()
+
+    def _dropped(self, reason: str) -> None:
+        self.metrics.runs_dropped.labels(reason).inc()
+
+    # -- reload ----------------------------------------------------------------------------
+
+    async def apply(self, new: Settings) -> None:
+        """Apply a valid config, all or nothing: alert channels are built first (a bad one
+        raises before anything changed), the catalogue synced, then the schedule changed.
+        Checks in flight on removed offers finish and are recorded under their old id."""
+        daemon = self.daemon
+        old = daemon.settings
         for name in ("database", "server"):
             if getattr(old.model, name) != getattr(new.model, name):
                 log.warning("changed `%s` settings take effect at the next restart", name)
@@ -335,30 +391,37 @@ class Daemon:
             log.warning("changed `http` settings apply to requests now; the global limits "
                         "(concurrency, max_bytes, retries) at the next restart")
         wanted = {o.key: o for o in new.offers()}
-        ids = await sync(self._engine, list(wanted.values()))
-        removed = set(self._offers) - set(wanted)
-        added = set(wanted) - set(self._offers)
-        changed = {k for k in set(wanted) & set(self._offers) if wanted[k] != self._offers[k]}
+        alerts = self.parts.alerts
+        alerts.reconfigure(new)
+        try:
+            ids = await sync(self.engine, list(wanted.values()))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                alerts.reconfigure(old)
+            raise
+        current = daemon.offers
+        removed = set(current) - set(wanted)
+        added = set(wanted) - set(current)
+        changed = {k for k in set(wanted) & set(current) if wanted[k] != current[k]}
         resched = {k for k in changed if (wanted[k].interval, wanted[k].cron, wanted[k].timezone)
-                   != (self._offers[k].interval, self._offers[k].cron, self._offers[k].timezone)}
+                   != (current[k].interval, current[k].cron, current[k].timezone)}
         for key in removed:
-            self._scheduler.remove(key)
-        self.settings = new
-        self._offers = wanted
-        self._ids = ids
+            self.scheduler.remove(key)
+        daemon.settings = new
+        daemon.offers = wanted
+        self.parts.recorder.ids = ids
         self.metrics.configure(list(wanted.values()))
         self._schedule(utcnow(), only=added | resched)
-        self.metrics.reload_success.set(time.time())
         log.info("config reloaded: %d offers (%d added, %d removed, %d changed)", len(wanted),
                  len(added), len(removed), len(changed))
-        return True
+
+    # -- views and health ------------------------------------------------------------------
 
     def status(self) -> list[OfferStatus]:
-        """Every configured offer's last price and last check, for the status page."""
         rows = []
-        for key, offer in self._offers.items():
-            last = self._latest.get(key)
-            good = self._previous.get(key)
+        for key, offer in self.daemon.offers.items():
+            last = self.state.latest.get(key)
+            good = self.state.previous.get(key)
             priced = good.check if good is not None else None
             rows.append(OfferStatus(
                 key=key, product=offer.product_name, store=offer.store, url=offer.url,
@@ -370,48 +433,46 @@ class Daemon:
                 checked_at=None if last is None else last.observed_at,
                 outcome=None if last is None else last.outcome.value,
                 error=None if last is None else last.error,
-                next_check=self._scheduler.next_run(key) if self._scheduler else None,
+                next_check=self.scheduler.next_run(key),
             ))
         return rows
 
-    # -- health --------------------------------------------------------------------------------
-
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         parts: dict[str, str] = {}
-        parts["scheduler"] = "ok" if self._scheduler and self._scheduler.running else "stopped"
-        parts["database"] = await self._ping()
-        writer = self._writer
-        self._refresh_db_metrics()
-        if writer is not None and not writer.available:
+        parts["scheduler"] = "ok" if self.scheduler.running else "stopped"
+        parts["database"] = await ping(self.engine) or "ok"
+        if self.lock_problem is not None:
+            parts["lock"] = self.lock_problem
+        writer = self.parts.writer
+        self.refresh_db_metrics()
+        if not writer.available:
             parts["database"] = f"writes failing, {writer.pending} checks buffered: " \
-                                    f"{writer.last_error}"
-        if writer is not None:
-            waited = writer.oldest_pending_age()
-            parts["writes"] = "ok" if waited <= STUCK_WRITES else \
-                f"stuck: the oldest of {writer.pending} unwritten checks waited {waited:.0f}s"
+                                f"{writer.last_error}"
+        waited = writer.oldest_pending_age()
+        parts["writes"] = "ok" if waited <= STUCK_WRITES else \
+            f"stuck: the oldest of {writer.pending} unwritten checks waited {waited:.0f}s"
         return all(v == "ok" for v in parts.values()), parts
 
-    async def _ping(self) -> str:
-        if self._engine is None:
-            return "not started"
-        return await ping(self._engine)
-
-    def _refresh_db_metrics(self) -> None:
-        writer = self._writer
-        if writer is not None:
-            self.metrics.db_buffered.set(writer.pending)
-            self.metrics.db_dropped.set(writer.dropped)
-            self.metrics.db_up.set(1 if writer.available else 0)
+    def refresh_db_metrics(self) -> None:
+        writer = self.parts.writer
+        self.metrics.db_buffered.set(writer.pending)
+        self.metrics.db_dropped.set(writer.dropped)
+        self.metrics.db_up.set(1 if writer.available else 0)
 
     async def _housekeeping(self) -> None:
         ticks = 0
         while True:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
-            self._refresh_db_metrics()
-            ticks += 1
-            if ticks * HOUSEKEEPING_EVERY >= SUMMARY_EVERY:
-                ticks = 0
-                if self._window.outcomes:
-                    log.info("last %.0fs: %s; %d checks buffered", SUMMARY_EVERY,
-                             self._window.line(), self._writer.pending if self._writer else 0)
-                self._window = _Totals()
+            try:
+                self.refresh_db_metrics()
+                # A PostgreSQL session (and its advisory lock) does not survive an outage.
+                self.lock_problem = await self.lock.verify()
+                ticks += 1
+                if ticks * HOUSEKEEPING_EVERY >= SUMMARY_EVERY:
+                    ticks = 0
+                    window = self.parts.recorder.take_window()
+                    if window.total:
+                        log.info("last %.0fs: %s; %d checks buffered", SUMMARY_EVERY,
+                                 window.counts(), self.parts.writer.pending)
+            except Exception:
+                log.exception("housekeeping failed; retrying in %.0fs", HOUSEKEEPING_EVERY)

@@ -55,8 +55,9 @@ _PAIR = ["product", "store"]
 
 class _OfferSeries(Collector):
     """The per-offer gauges, produced at scrape time from one small object per offer. Labelled
-    prometheus_client Gauges cost ~4.6 KB per offer for these six (460 MB at 100,000 offers);
-    this is ~250 bytes."""
+    prometheus_client Gauges keep a child object, a lock and a value per offer and gauge,
+    many times this object's size: at a large catalogue they were most of the daemon's memory
+    (bench/schedule.py reports its peak RSS)."""
 
     def __init__(self) -> None:
         self._offers: dict[str, _Offer] = {}
@@ -158,6 +159,9 @@ class Metrics:
                                     "Scheduled checks not made: the offer's previous check was "
                                     "still running (overlap), or the run was later than "
                                     "misfire_grace_time (misfire).", ["reason"], registry=r)
+        self.checks_skipped = Counter("pricewatch_checks_skipped",
+                                      "Scheduled checks not made because their host could not "
+                                      "keep up (host_backlog).", ["host", "reason"], registry=r)
         self.jobs_running = Gauge("pricewatch_jobs_running", "Checks in progress.", registry=r)
         self.offers = Gauge("pricewatch_offers_configured", "Active offers in the config.",
                             registry=r)
@@ -186,11 +190,13 @@ class Metrics:
         self._offer_series.configure(offers)
         self.offers.set(len(offers))
 
-    def observe_check(self, offer: Offer, check: Check) -> None:
-        """A check just made: count it and update the offer's gauges."""
+    def observe_check(self, offer: Offer, check: Check, *, gauges: bool = True) -> None:
+        """A check just made: count it and (``gauges``: the offer is still configured) update
+        the offer's gauges."""
         self.checks.labels(offer.store, check.outcome.value).inc()
         self.check_duration.labels(offer.store).observe(check.duration_ms / 1000)
-        self.restore(offer, check)
+        if gauges:
+            self.restore(offer, check)
 
     def restore(self, offer: Offer, check: Check) -> None:
         """Set the offer's gauges from a stored check (at start-up) without counting it."""

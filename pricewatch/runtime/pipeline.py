@@ -40,9 +40,8 @@ def utcnow() -> datetime:
 def extract_pool(threads: int | None = None) -> ThreadPoolExecutor | None:
     """Threads for parsing pages (None: one per core, at most 4; 0: no pool, parse in the
     event loop). Lexbor (and lxml, for XPath rules) parses with the GIL released, so the
-    loop keeps serving sockets meanwhile: with Lexbor on 2 cores, one or two threads gave
-    422-430 pages/s against 378 parsing in the loop, at the same CPU per page (measured with
-    bench/throughput.py, 50 connections, 100 ms latency)."""
+    loop keeps serving sockets meanwhile. ``python -m bench.throughput --contenders
+    pricewatch,pricewatch-inloop`` measures the pool against parsing in the loop."""
     count = min(4, os.cpu_count() or 1) if threads is None else threads
     return ThreadPoolExecutor(count, thread_name_prefix="extract") if count else None
 

@@ -10,70 +10,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pricewatch.alerts import Alert
-from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings
 from pricewatch.db.database import load_previous, open_database, sync
-from pricewatch.db.repository import PendingCheck
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
-from pricewatch.models import Check, Offer, Outcome, Previous
+from pricewatch.models import Offer, Previous
 from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool
+from pricewatch.runtime.recorder import Recorder, Summary, recording
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RoundSummary:
-    """Outcome counts of a round, and its checks up to ``keep`` (None: all of them); a round
-    of 100,000 offers need not hold 100,000 checks in memory to report its totals."""
-
-    keep: int | None = None
-    checks: list[Check] = field(default_factory=list)
-    outcomes: Counter[Outcome] = field(default_factory=Counter)
-    seconds: float = 0.0
-
-    def add(self, check: Check) -> None:
-        self.outcomes[check.outcome] += 1
-        if self.keep is None or len(self.checks) < self.keep:
-            self.checks.append(check)
-
-    @property
-    def total(self) -> int:
-        return sum(self.outcomes.values())
-
-    def line(self) -> str:
-        parts = ", ".join(f"{o.value} {n}" for o, n in sorted(self.outcomes.items()))
-        return f"{self.total} checks in {self.seconds:.1f}s: {parts or 'nothing to check'}"
 
 
 async def run_round(
     offers: Sequence[Offer],
     *,
     fetcher: Fetcher,
-    writer: CheckWriter,
-    ids: Mapping[str, int],
+    writer: CheckWriter | None = None,
+    ids: Mapping[str, int] | None = None,
+    recorder: Recorder | None = None,
     previous: Mapping[str, Previous] | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
     extract_threads: int | None = None,
+    executor: Executor | None = None,
     keep: int | None = None,
-) -> RoundSummary:
-    """Check every offer once; each result is queued on ``writer`` as soon as it exists.
+) -> Summary:
+    """Check every offer once; each result goes through ``recorder`` (or a plain one on
+    ``writer`` and ``ids``) as soon as it exists, so rows are written while the round runs.
 
-    Pages are parsed on ``extract_threads`` worker threads (see ``pipeline.extract_pool``).
-    The summary holds up to ``keep`` checks (None: all).
+    Pages are parsed on ``executor``, or on ``extract_threads`` worker threads of the round's
+    own (see ``pipeline.extract_pool``). The summary holds up to ``keep`` checks (None: all).
     """
     started = time.perf_counter()
+    if recorder is None:
+        if writer is None or ids is None:
+            raise TypeError("run_round needs a recorder, or a writer and ids")
+        recorder = Recorder(writer, ids, keep=keep, on_check=on_check)
     # A long round streams its rows in batches instead of holding them all until the caller
     # closes the writer (and, past max_buffer, dropping the oldest). Idempotent.
-    writer.start()
-    executor = extract_pool(extract_threads)
-    summary = RoundSummary(keep=keep)
+    recorder.writer.start()
+    own_pool = executor is None
+    pool = extract_pool(extract_threads) if own_pool else executor
     lanes: dict[str, list[Offer]] = defaultdict(list)
     for offer in offers:
         lanes[(urlsplit(offer.url).hostname or "").lower()].append(offer)
@@ -82,12 +65,8 @@ async def run_round(
         while queue:
             offer = queue.pop()
             result = await check_offer(offer, fetcher, previous=(previous or {}).get(offer.key),
-                                       executor=executor)
-            summary.add(result.check)
-            writer.add(PendingCheck(ids[offer.key], result.check, result.etag,
-                                    result.last_modified))
-            if on_check is not None:
-                on_check(offer, result)
+                                       executor=pool)
+            recorder.record(offer, result)
 
     tasks: list[asyncio.Task[None]] = []
     for lane in lanes.values():
@@ -97,15 +76,16 @@ async def run_round(
     try:
         await asyncio.gather(*tasks)
     finally:
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        if own_pool and pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    summary = recorder.summary
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 @dataclass
 class OnceResult:
-    summary: RoundSummary
+    summary: Summary
     written: int
     alerts: list[Alert] = field(default_factory=list)
 
@@ -116,27 +96,19 @@ async def run_once(
     on_check: Callable[[Offer, CheckResult], None] | None = None,
     keep: int | None = None,
 ) -> OnceResult:
-    """`pricewatch once`: check every active offer one time and store every check.
-    ``keep`` bounds how many checks the returned summary holds (None: all)."""
+    """`pricewatch once`: check every active offer one time and store every check; alerts are
+    judged as their checks are stored. ``keep`` bounds how many checks the returned summary
+    holds (None: all)."""
     offers = settings.offers()
+    by_key = {o.key: o for o in offers}
+    raised: list[Alert] = []
     async with open_database(settings) as engine:
         ids = await sync(engine, offers)
         previous = await load_previous(engine, ids)
-        writer = CheckWriter(engine)
-        judged: list[tuple[Offer, Check]] = []
-
-        async with AlertService(settings, engine) as alerts:
-
-            def collect(offer: Offer, result: CheckResult) -> None:
-                if alerts.wants(offer):
-                    judged.append((offer, result.check))
-                if on_check is not None:
-                    on_check(offer, result)
-
-            async with Fetcher(settings.model.http) as fetcher:
-                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                          previous=previous, on_check=collect, keep=keep)
-            await writer.close()
-            raised = await alerts.process_many(judged)  # after the write: history is complete
+        async with recording(settings, engine, ids, offer_of=by_key.get, keep=keep,
+                             on_check=on_check, raised=raised, alert_grace=30.0) as parts:
+            summary = await run_round(offers, fetcher=parts.fetcher, recorder=parts.recorder,
+                                      previous=previous, executor=parts.pool)
+        written = parts.writer.written
     log.info("round done: %s", summary.line())
-    return OnceResult(summary, writer.written, raised)
+    return OnceResult(summary, written, raised)

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,9 +32,9 @@ from apscheduler.events import (
 )
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,52 @@ def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> lis
     return plans
 
 
+class AnchoredTrigger(BaseTrigger):  # type: ignore[misc]  # untyped base
+    """Fires once per slot ``start + k * interval``, each fire moved by its own random offset
+    in ``[-jitter/2, +jitter/2]`` around the slot. APScheduler's IntervalTrigger adds jitter to
+    the previous (already jittered) fire time, so offsets accumulate and the mean gap grows by
+    half the jitter; here the next slot is found from the anchor, never from the last fire."""
+
+    __slots__ = ("_half", "_interval", "_rng", "_start")
+
+    def __init__(self, start: datetime, interval: float, jitter: float,
+                 rng: random.Random | None = None) -> None:
+        self._start = start
+        self._interval = interval
+        # At most a quarter interval either way, so a fire time always names its slot.
+        self._half = min(jitter / 2, interval / 4)
+        self._rng = rng or random.Random()
+
+    def slot(self, k: int) -> datetime:
+        return self._start + timedelta(seconds=k * self._interval)
+
+    def slot_of(self, fire_time: datetime) -> int:
+        """The slot a fire time belongs to."""
+        return round((fire_time - self._start).total_seconds() / self._interval)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime:
+        if previous_fire_time is None:
+            elapsed = (now - self._start).total_seconds()
+            k = max(0, math.ceil((elapsed - self._half) / self._interval))
+        else:
+            k = self.slot_of(previous_fire_time) + 1
+        offset = self._rng.uniform(-self._half, self._half) if self._half else 0.0
+        return self.slot(k) + timedelta(seconds=offset)
+
+    def __str__(self) -> str:
+        return f"anchored[{self._start.isoformat()} every {self._interval}s ±{self._half}s]"
+
+
+def trigger(plan: Plan, jitter: float, rng: random.Random | None = None) -> BaseTrigger:
+    """The regular trigger of one plan; ``jitter`` is a fraction of the interval."""
+    if plan.cron is not None:
+        cron = CronTrigger.from_crontab(plan.cron, timezone=plan.timezone)
+        cron.jitter = max(0, int(plan.interval * jitter)) or None
+        return cron
+    return AnchoredTrigger(plan.start, plan.interval, plan.interval * jitter, rng)
+
+
 JobFunc = Callable[[str], Awaitable[None]]
 
 
@@ -194,15 +241,7 @@ class Scheduler:
             "misfire_grace_time": math.ceil(self._misfire),
             "replace_existing": True,
         }
-        jitter = max(0, int(plan.interval * self._jitter))
-        trigger: Any
-        if plan.cron is not None:
-            trigger = CronTrigger.from_crontab(plan.cron, timezone=plan.timezone)
-            trigger.jitter = jitter or None
-        else:
-            trigger = IntervalTrigger(seconds=plan.interval, start_date=plan.start,
-                                      timezone=UTC, jitter=jitter or None)
-        self._scheduler.add_job(self._run, trigger, id=plan.key, **common)
+        self._scheduler.add_job(self._run, trigger(plan, self._jitter), id=plan.key, **common)
         if plan.catch_up is not None:
             self._scheduler.add_job(self._run, DateTrigger(plan.catch_up, timezone=UTC),
                                     id=plan.key + CATCH_UP_SUFFIX, **common)

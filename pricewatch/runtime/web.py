@@ -11,6 +11,8 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from pricewatch.errors import ServeError
+
 # Returns (ready, {component: "ok" | reason}).
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
@@ -75,7 +77,13 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another "
+                         "pricewatch, or another program, using the port? see server.port)"
+                         ) from exc
     bound = runner.addresses[0][1] if runner.addresses else port
     return runner, int(bound)
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_DEMO = ROOT / "docker-compose.demo.yml"
+COMPOSE_POSTGRES_PORT = ROOT / "docker-compose.postgres-port.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
-DASHBOARD = ROOT / "grafana" / "dashboards" / "pricewatch.json"
+DASHBOARDS = ROOT / "grafana" / "dashboards"
+DASHBOARD = DASHBOARDS / "pricewatch.json"  # Prometheus: the service's health, recent prices
+SQL_DASHBOARDS = [DASHBOARDS / "pricewatch-overview.json", DASHBOARDS / "pricewatch-product.json"]
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yml"
 DASHBOARD_PROVIDERS = ROOT / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
 COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
@@ -63,9 +67,14 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def load_dashboard() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+def load_dashboard(path: Path = DASHBOARD) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def all_dashboards() -> dict[str, dict[str, Any]]:
+    """Every dashboard JSON Grafana is provisioned with, by file name."""
+    return {p.name: load_dashboard(p) for p in sorted(DASHBOARDS.glob("*.json"))}
 
 
 def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,3 +140,68 @@ def selectors(expr: str) -> list[str]:
 
 def metric_names(expr: str) -> set[str]:
     return {m.group(1) for m in _SELECTOR.finditer(expr)}
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    where: str  # "panel 'Stale offers' A", "variable $product", "annotation 'pricewatch alerts'"
+    sql: str
+    panel: dict[str, Any] | None = None
+
+
+def sql_queries(dashboard: dict[str, Any]) -> list[SqlQuery]:
+    """Every SQL a dashboard sends: panel targets, variable queries and annotations."""
+    found = [SqlQuery(f"panel {p['title']!r} {t['refId']}", t["rawSql"], p)
+             for p in panels(dashboard) for t in p.get("targets", []) if t.get("rawSql")]
+    found += [SqlQuery(f"variable ${v['name']}", v["query"])
+              for v in dashboard["templating"]["list"]
+              if v["type"] == "query" and isinstance(v["query"], str)]
+    found += [SqlQuery(f"annotation {a['name']!r}", a["target"]["rawSql"])
+              for a in dashboard["annotations"]["list"] if a.get("target", {}).get("rawSql")]
+    return found
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SQL_VAR = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)")
+
+
+def _seconds(interval: str) -> int:
+    match = re.fullmatch(r"'?(\d+)([smhd])'?", interval.strip())
+    if match is None:
+        raise ValueError(f"not a Grafana interval: {interval!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def expand_sql(sql: str, values: dict[str, list[str]], multi: set[str], *, start: datetime,
+               end: datetime, interval: str) -> str:
+    """The SQL Grafana's PostgreSQL datasource would run: variables replaced as it formats
+    them (a multi-value or include-all variable as quoted literals joined by commas, a single
+    value escaped but unquoted, ``:raw`` as is), then the macros the dashboards use."""
+    def variable(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        if name == "__interval":
+            return interval
+        if name.startswith("__"):
+            return match.group(0)  # a macro, expanded below
+        chosen = values[name]
+        if match.group(2) == "raw":
+            return ",".join(chosen)
+        if name in multi:
+            return ",".join("'" + v.replace("'", "''") + "'" for v in chosen)
+        (value,) = chosen
+        return value.replace("'", "''")
+
+    out = _SQL_VAR.sub(variable, sql)
+    lo, hi = (f"'{t.astimezone(UTC).isoformat()}'" for t in (start, end))
+
+    def group(match: re.Match[str]) -> str:
+        column, step = match.group(2), _seconds(match.group(3))
+        expr = f"floor(extract(epoch from {column})/{step})*{step}"
+        return f'{expr} AS "time"' if match.group(1) == "Alias" else expr
+
+    out = re.sub(r"\$__timeGroup(Alias)?\(\s*([\w.]+)\s*,\s*([^)]+?)\s*\)", group, out)
+    out = re.sub(r"\$__timeFilter\(\s*([\w.]+)\s*\)", rf"\1 BETWEEN {lo} AND {hi}", out)
+    out = out.replace("$__timeFrom()", lo).replace("$__timeTo()", hi)
+    if "$" in out.replace("$$", ""):
+        raise ValueError(f"unexpanded Grafana syntax left in: {out}")
+    return out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -108,9 +111,9 @@ def test_dockerignore_lets_in_exactly_what_the_build_copies() -> None:
                 assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
 
 
-def test_build_context_is_enough_to_build_the_wheel(tmp_path: Path) -> None:
-    """What the build stage copies (relative to its WORKDIR) builds a complete wheel."""
-    context = tmp_path / "context"
+def _build_wheel_from_context(tmp: Path) -> Path:
+    """The wheel the build stage would make: only what its COPY lines bring, then pip wheel."""
+    context = tmp / "context"
     for word, args in _instructions(DOCKERFILE.read_text(encoding="utf-8")):
         if word != "COPY" or args.startswith("--from"):
             continue
@@ -125,13 +128,90 @@ def test_build_context_is_enough_to_build_the_wheel(tmp_path: Path) -> None:
                                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(ROOT / source, dest)
-    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "w",
+    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp / "w",
                   context], timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    wheel = next((tmp_path / "w").glob("pricewatch-*.whl"))
+    return next((tmp / "w").glob("pricewatch-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_wheel_from_context(tmp_path_factory.mktemp("wheel"))
+
+
+def test_build_context_is_enough_to_build_the_wheel(wheel: Path) -> None:
+    """What the build stage copies (relative to its WORKDIR) builds a complete wheel."""
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "pricewatch = pricewatch.cli:main" in archive.read(entry_points).decode()
     assert "pricewatch/migrations/env.py" in names
+    assert "pricewatch/migrations/script.py.mako" in names
+    assert "pricewatch/py.typed" in names
     assert "pricewatch/demo/shop.py" in names
+
+
+# Modules that act when imported: the two ``python -m`` entry points run the CLI, and Alembic's
+# env.py needs a running migration context. Their presence is checked, not their import.
+_NOT_IMPORTED = ("pricewatch.__main__", "pricewatch.cli.__main__", "pricewatch.migrations.env")
+
+# Runs in a child interpreter started with -S, so no .pth file of this venv runs and the
+# editable install's finder (which maps pricewatch to this repository) is never installed;
+# PYTHONPATH holds the wheel's install folder first and this venv's site-packages (the
+# dependencies) after it. Every module must come from the install folder.
+_IMPORT_ALL = """
+import importlib, json, pkgutil, sys
+target = sys.argv[1]
+skip = set(sys.argv[2:])
+import pricewatch
+def fail(name):
+    raise ImportError(f"cannot import {name}")
+found, imported, outside = [], [], []
+for info in pkgutil.walk_packages(pricewatch.__path__, "pricewatch.", onerror=fail):
+    found.append(info.name)
+    if info.name in skip:
+        continue
+    module = importlib.import_module(info.name)
+    imported.append(info.name)
+for name, module in list(sys.modules.items()):
+    if name == "pricewatch" or name.startswith("pricewatch."):
+        if not (getattr(module, "__file__", None) or "").startswith(target):
+            outside.append(name)
+print(json.dumps({"found": found, "imported": imported, "outside": outside}))
+"""
+
+
+def _modules_in_source() -> set[str]:
+    """Dotted names of every module the wheel should hold, read from the repository."""
+    roots = {"pricewatch": ROOT / "pricewatch", "pricewatch.migrations": ROOT / "migrations"}
+    names = set()
+    for prefix, root in roots.items():
+        for path in root.rglob("*.py"):
+            if "__pycache__" in path.parts:
+                continue
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if parts:
+                names.add(".".join((prefix, *parts)))
+    return names
+
+
+def test_installed_wheel_imports_every_module(wheel: Path, tmp_path: Path) -> None:
+    """Installed from the wheel alone (not editable), every module of the source tree is there
+    and imports from the install folder, not from this repository."""
+    target = tmp_path / "site"
+    result = run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                  "--target", target, wheel], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dependencies = dict.fromkeys(sysconfig.get_path(k) for k in ("purelib", "platlib"))
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": os.pathsep.join([str(target), *dependencies])}
+    result = run([sys.executable, "-S", "-c", _IMPORT_ALL, target, *_NOT_IMPORTED],
+                 cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert not report["outside"], f"imported from outside the wheel: {report['outside']}"
+    missing = _modules_in_source() - set(report["found"])
+    assert not missing, f"in the repository but not in the installed wheel: {sorted(missing)}"
+    assert set(report["imported"]) == set(report["found"]) - set(_NOT_IMPORTED)

@@ -37,16 +37,24 @@ def test_rule_unit_tests_pass() -> None:
 
 
 def test_rule_unit_tests_catch_a_changed_threshold(tmp_path: Path) -> None:
-    """The rule tests bite: with the price-drop threshold moved to 20 % they fail."""
+    """The rule tests bite: with the failing-store threshold moved from 50 % to 95 % they fail."""
     promtool = tool("promtool", WHY)
     copy = shutil.copytree(PROMETHEUS_DIR, tmp_path / "prometheus")
     rules = copy / "rules.yml"
     text = rules.read_text(encoding="utf-8")
-    assert "0.90 * pricewatch:price:max_over_time7d" in text
-    rules.write_text(text.replace("0.90 * pricewatch", "0.80 * pricewatch"), encoding="utf-8")
+    assert "pricewatch:store_failure_ratio:rate15m > 0.5\n" in text
+    rules.write_text(text.replace("rate15m > 0.5\n", "rate15m > 0.95\n"), encoding="utf-8")
     result = run([promtool, "test", "rules", "rules.test.yml"], cwd=copy)
     assert result.returncode != 0
-    assert "PricewatchPriceDropped" in result.stdout + result.stderr
+    assert "PricewatchStoreFailing" in result.stdout + result.stderr
+
+
+def test_price_alerts_are_left_to_pricewatch() -> None:
+    """No rule alerts on prices or stock: pricewatch's own alert rules do that, once per event;
+    a second, Prometheus-side copy would alert twice and differently."""
+    for query in rule_queries(load_yaml(RULES)):
+        assert "pricewatch_price" not in query.expr, query.where
+        assert "pricewatch_in_stock" not in query.expr, query.where
 
 
 def test_every_alert_is_tested_documented_and_graded() -> None:

@@ -105,8 +105,9 @@ async def test_postgres_outage_buffers_and_recovers(
         after = daemon.metrics.registry.get_sample_value(
             "pricewatch_checks_total", {"store": "127.0.0.1", "outcome": "ok"}) or 0
         assert after >= checks_during + 3
-        assert daemon._writer is not None
-        assert daemon._writer.pending > 0
+        await _status(free_port, 503)  # /readyz refreshes the buffer gauge
+        assert (daemon.metrics.registry.get_sample_value("pricewatch_db_buffered_checks")
+                or 0) > 0
         await proxy.restore()
         await eventually(lambda: _status(free_port, 200), 60, "recovery")
     finally:
@@ -124,8 +125,7 @@ async def test_postgres_outage_buffers_and_recovers(
     finally:
         await conn.close()
     assert stored == total > 0
-    assert daemon._writer is not None
-    assert daemon._writer.dropped == 0
+    assert daemon.metrics.registry.get_sample_value("pricewatch_db_dropped_checks") == 0
 
 
 async def _status(port: int, expected: int) -> bool:

@@ -41,3 +41,28 @@ async def test_demo_round_reads_every_style(tmp_path: Path) -> None:
         assert check.currency == product.currency, product.style
         if product.style == "stock":
             assert check.in_stock is in_stock_at(product, NOW)
+
+
+def test_an_edited_demo_config_is_kept(tmp_path: Path) -> None:
+    """`pricewatch demo` rewrites its config while nobody changed it (a new port shows), but
+    never once it was edited; an unmarked file of an older version counts as ours only when
+    it is exactly what it would write."""
+    from pricewatch.demo.config import demo_config
+
+    path = tmp_path / "config.yaml"
+    products = catalog(2)
+    write_demo_config(path, products, "http://127.0.0.1:1000")
+    write_demo_config(path, products, "http://127.0.0.1:2000")
+    assert "127.0.0.1:2000" in path.read_text(encoding="utf-8")
+    edited = path.read_text(encoding="utf-8").replace("interval: 1m", "interval: 5m")
+    path.write_text(edited, encoding="utf-8")
+    write_demo_config(path, products, "http://127.0.0.1:3000")
+    assert path.read_text(encoding="utf-8") == edited
+    lines = demo_config(products, "http://127.0.0.1:4000").split("\n")
+    old = "\n".join([lines[0], *lines[2:]])  # as older versions wrote it: no hash line
+    path.write_text(old, encoding="utf-8")
+    write_demo_config(path, products, "http://127.0.0.1:4000")
+    assert path.read_text(encoding="utf-8") == demo_config(products, "http://127.0.0.1:4000")
+    path.write_text(old + "# mine\n", encoding="utf-8")
+    write_demo_config(path, products, "http://127.0.0.1:4000")
+    assert path.read_text(encoding="utf-8").endswith("# mine\n")

@@ -60,3 +60,25 @@ async def test_jsonl_export_since(tmp_path: Path) -> None:
     assert record["outcome"] == "timeout"
     assert record["price"] is None
     assert record["offer"] == "kettle@shop.example"
+
+
+async def test_csv_writes_booleans_as_true_false(tmp_path: Path) -> None:
+    """CSV cells for in_stock and unchanged read true/false, as JSON's do, not True/False."""
+    settings = await seeded(tmp_path, 0)
+    key = settings.offers()[0].key
+    async with open_database(settings) as engine:
+        ids = await sync(engine, settings.offers())
+        async with engine.begin() as conn:
+            await insert_checks(conn, [
+                PendingCheck(ids[key], Check(key, T0 + timedelta(days=2), Outcome.OK,
+                                             price=Decimal(5), currency="EUR", in_stock=True)),
+                PendingCheck(ids[key], Check(key, T0 + timedelta(days=3), Outcome.OK,
+                                             price=Decimal(5), currency="EUR", in_stock=False)),
+            ])
+    out = io.StringIO()
+    await export(settings, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["in_stock"] for r in rows] == ["", "true", "false"]
+    assert {r["unchanged"] for r in rows} <= {"true", "false", ""}
+    assert "True" not in out.getvalue()
+    assert "False" not in out.getvalue()

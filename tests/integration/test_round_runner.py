@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import HttpConfig
 from pricewatch.db import migrate, tables
 from pricewatch.db.database import load_previous
 from pricewatch.db.engine import create_engine
-from pricewatch.db.repository import count_checks, sync_catalog
+from pricewatch.db.repository import sync_catalog
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
 from pricewatch.runtime.rounds import run_round
 
 PAGES = 30
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _price(i: int) -> Decimal:
@@ -38,20 +40,35 @@ def _page(i: int) -> str:
             f"<span class='price'>${_price(i)}</span></div></body></html>")
 
 
-@pytest.fixture
-async def shop() -> AsyncIterator[str]:
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(text=_page(int(request.match_info["i"])), content_type="text/html")
-
+@contextlib.asynccontextmanager
+async def _serve(handler: Handler) -> AsyncIterator[str]:
+    """A shop on 127.0.0.1 whose /p/{i} pages ``handler`` answers; yields its base URL."""
     app = web.Application()
-    app.router.add_get("/p/{i}", page)
+    app.router.add_get("/p/{i}", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[str]:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=_page(int(request.match_info["i"])), content_type="text/html")
+
+    async with _serve(page) as base:
+        yield base
+
+
+async def _count_checks(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(
+            select(func.count()).select_from(tables.checks))).scalar_one())
 
 
 def _offers(base: str, n: int) -> list[Offer]:
@@ -84,31 +101,53 @@ async def test_round_stores_every_price_with_and_without_extract_threads(
     await writer.close()
     prices = {c.offer_key: c.price for c in summary.checks if c.outcome is Outcome.OK}
     assert prices == {o.key: _price(i) for i, o in enumerate(offers)}
-    async with engine.connect() as conn:
-        assert await count_checks(conn) == PAGES
+    assert await _count_checks(engine) == PAGES
     await engine.dispose()
 
 
 async def test_round_streams_rows_to_the_database_before_the_writer_is_closed(
-    shop: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    """A round starts the writer, so full batches are written while the round runs."""
+    """Rows of finished checks are in the database while the round still runs: the round's
+    first page is held open by the shop until a second connection has read earlier rows."""
+    rows_seen = asyncio.Event()
+    held: dict[str, bool] = {}
+
+    async def page(request: web.Request) -> web.Response:
+        i = int(request.match_info["i"])
+        if i == 0:
+            # Bounded, so a writer that holds its rows fails the test instead of hanging it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rows_seen.wait(), timeout=20)
+            held["released_by_rows"] = rows_seen.is_set()
+        return web.Response(text=_page(i), content_type="text/html")
+
     engine = await _database(tmp_path / "pw.db")
-    offers = _offers(shop, PAGES)
-    async with engine.begin() as conn:
-        ids = await sync_catalog(conn, offers, datetime.now(UTC))
-    all_written = asyncio.Event()
-    writer: CheckWriter
+    batch_written = asyncio.Event()
+    writer = CheckWriter(engine, batch_size=5,
+                         on_write=lambda _rows, _seconds: batch_written.set())
 
-    def on_write(_rows: int, _seconds: float) -> None:
-        if writer.written >= PAGES:
-            all_written.set()
+    async def watch() -> None:
+        """Reads the table from its own connection after each batch the writer reports."""
+        while True:
+            await batch_written.wait()
+            batch_written.clear()
+            if await _count_checks(engine) >= 5:
+                rows_seen.set()
+                return
 
-    writer = CheckWriter(engine, batch_size=5, on_write=on_write)
-    async with Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
-        await run_round(offers, fetcher=fetcher, writer=writer, ids=ids)
-    await asyncio.wait_for(all_written.wait(), timeout=10)  # generous bound, not a timing check
+    async with _serve(page) as base:
+        offers = _offers(base, PAGES)  # p0 first: one lane worker waits on it from the start
+        async with engine.begin() as conn:
+            ids = await sync_catalog(conn, offers, datetime.now(UTC))
+        watcher = asyncio.create_task(watch())
+        async with Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
+            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids)
+        watcher.cancel()
+    assert held == {"released_by_rows": True}, "no row reached the database during the round"
+    assert summary.outcomes == {Outcome.OK: PAGES}
     await writer.close()
+    assert await _count_checks(engine) == PAGES
     await engine.dispose()
 
 

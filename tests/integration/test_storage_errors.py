@@ -98,7 +98,7 @@ def _with_password(postgres_url: str) -> str:
 def test_once_and_db_current_mask_the_password(tmp_path: Path, postgres_url: str) -> None:
     """`once` and `db current` name the database they used with its password masked."""
     cfg = str(config_for(tmp_path, _with_password(postgres_url)))
-    for args in (["db", "upgrade"], ["once"], ["db", "current"]):
+    for args in (["db", "upgrade"], ["once", "--allow-failures"], ["db", "current"]):
         done = pricewatch(*args, "-c", cfg)
         assert done.returncode == 0, done.stderr
         assert SECRET not in done.stdout + done.stderr

