@@ -13,7 +13,7 @@ pydantic's ``@field_validator`` and ``@model_validator``.
 # ruff: noqa: B018  -- bare attribute reads are how a vulture whitelist marks a name as used
 from pricewatch.config.alerts import AlertRulesConfig
 from pricewatch.config.types import Model
-from pricewatch.db.tables import UTCDateTime
+from pricewatch.db.tables import ExactPrice, UTCDateTime
 from pricewatch.fetch.hosts import HostLimiter
 from pricewatch.runtime.daemon import Daemon
 
@@ -41,6 +41,11 @@ UTCDateTime.impl
 UTCDateTime.cache_ok
 UTCDateTime.process_bind_param
 UTCDateTime.process_result_value
+# SQLAlchemy picks the column type per dialect through this TypeDecorator hook.
+ExactPrice.load_dialect_impl
+
+# logging.LogRecord.getMessage() formats record.msg: the secrets filter rewrites it.
+_.msg
 
 # apprise's throttle between two requests of one service: alerts/channels.py sets it on
 # apprise's plugin objects and apprise reads it before each request.

@@ -78,7 +78,6 @@ class CheckWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.dropped = 0
-        self.poisoned = 0  # rows stored as a failed check because the database refused them
         self.available = True
         self.last_error: str | None = None
 
@@ -161,7 +160,6 @@ class CheckWriter:
         stored.extend(rows)
 
     async def _store_failed(self, row: PendingCheck, exc: Exception) -> PendingCheck:
-        self.poisoned += 1
         reason = str(exc).removeprefix("cannot write checks: ") if isinstance(
             exc, StorageError) else f"{type(exc).__name__}: {first_line(exc)}"
         log.error("check of %s could not be stored (%s); stored as a failed check",
@@ -170,7 +168,6 @@ class CheckWriter:
         try:
             await self._write([replacement])
         except StorageUnavailable:
-            self.poisoned -= 1
             raise
         except Exception as again:
             # Not even the failed check fits (its offer is gone): drop it, counted.
