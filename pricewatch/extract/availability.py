@@ -138,6 +138,14 @@ def _attrs(el: LexborNode) -> str:
     return f"{attrs.get('id') or ''} {attrs.get('class') or ''} {attrs.get('name') or ''}"
 
 
+def is_buy_control(el: LexborNode) -> bool:
+    """An add-to-cart / buy-now control (button, input or link), enabled or not."""
+    attrs = el.attributes
+    text = text_of(el, 60) or attrs.get("value") or attrs.get("title") or ""
+    text = text.strip()
+    return len(text) <= 60 and bool(_CART_TEXT.search(text) or _CART_ATTR.search(_attrs(el)))
+
+
 def visible_signals(index: PageIndex) -> list[Signal]:
     """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
     signals: list[Signal] = []
@@ -194,3 +202,19 @@ def decide(signals: list[Signal]) -> Signal | None:
     if not signals:
         return None
     return max(signals, key=lambda s: (s.confidence, not s.in_stock))
+
+
+def conclude(
+    signals: list[Signal], *, priced: bool, stated: bool | None = None
+) -> tuple[bool | None, str | None]:
+    """(in_stock, evidence) from the page's signals and whether a price was chosen
+    (``stated``: the availability the chosen price's own markup gives)."""
+    stock = decide(signals)
+    if stock is not None:
+        return stock.in_stock, stock.evidence
+    if priced:
+        # The benchmark's rule, and a shopper's reading: a product page that shows a price
+        # and nowhere says "sold out" is selling the item.
+        return (True if stated is None else stated), (
+            "assumed: a price is shown and nothing says out of stock")
+    return None, None

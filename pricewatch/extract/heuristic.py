@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
+from pricewatch.extract.block import Membership, main_block
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
 from pricewatch.extract.index import distances
+from pricewatch.extract.labels import other_money, other_money_label
 from pricewatch.extract.money import parse_with_hints
 from pricewatch.extract.title import main_heading
 
@@ -70,10 +73,12 @@ _THRESHOLD = re.compile(
 )
 _FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)\b", re.I)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
-_CURRENCY_SIGN = re.compile(r"[$€£¥₹₽₩₺฿₫₪]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bRs\b|\blei\b", re.I)
+_CURRENCY_SIGN = re.compile(
+    r"[$€£¥₹₽₩₺฿₫₪円元원]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bFt\b|\bRs\b|\blei\b|руб", re.I
+)
 _STRUCK = frozenset(["del", "s", "strike"])
 # Text that may hold a price, for pages with no element labelled as one.
-_MONEY_TEXT = re.compile(r"[$€£₹]|EUR|USD|zł")
+_MONEY_TEXT = re.compile(r"[$€£₹¥₩₽円元원]|EUR|USD|zł|Kč|\bFt\b|\blei\b|руб")
 _MAX_CANDIDATES = 250
 # The window around the product heading in which closeness counts (elements of document order).
 _AHEAD, _BEHIND = 150, 400
@@ -217,35 +222,156 @@ def _context(el: LexborNode, zones: _Zones) -> tuple[bool, bool, str]:
     return listed, False, " ".join(labels)
 
 
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each cue moves a visible price's score, and why.
+
+    A score is ``base`` plus the weight of every cue the element shows, capped at ``cap``.
+    ``bench/accuracy.py`` fits the resolver's margins on training folds and reports the
+    held-out score; these weights are the defaults it starts from.
+    """
+
+    # An element labelled "price" that holds one amount is a weak witness on its own: below
+    # structured data (0.85-0.9), so markup the page confirms beats a mere page reading.
+    base: float = 0.45
+    # The shop calls it the current/sale/our price in its class or id ("price-sales").
+    current_label: float = 0.1
+    # A currency sign or code: an amount of money, not a quantity, rating or model number.
+    currency: float = 0.1
+    # The text itself says "now", "sale", "our price", "jetzt": what the shopper pays.
+    current_text: float = 0.1
+    # Right after the product heading, fading to nothing at the end of the window: product
+    # pages put the price just below the name; every extra element between them is a doubt.
+    near_heading: float = 0.2
+    # Shortly before the heading (a price block laid out above the name): weakly the item's.
+    above_heading: float = 0.05
+    # The page has a heading and the price is nowhere near it: probably another product's.
+    far_from_heading: float = -0.1
+    # Inside the container of the heading and the buy button: the product's own block.
+    main_block: float = 0.1
+    # Words of other money in its text (financing, points, membership, gift cards).
+    other_money_words: float = -0.3
+    # "from $9": the low end of a range of variants, not this item's price.
+    from_price: float = -0.1
+    # Found in text only, with no element labelled as a price: the weakest visible reading.
+    text_only: float = -0.1
+    # In a swatch / variant picker: a neighbouring variant's price, not the chosen one's.
+    variant: float = -0.15
+    cap: float = 0.9
+
+    def score(self, cues: tuple[tuple[str, float], ...]) -> float:
+        """The confidence of a candidate with these cues (name, strength 0..1)."""
+        total = self.base + sum(float(getattr(self, name)) * value for name, value in cues)
+        return round(min(total, self.cap), 3)
+
+
+WEIGHTS = Weights()
+_VARIANT_LABEL = re.compile(r"\b(?:swatch\w*|variants?|variations?)\b")
+_VARIANT_TAGS = frozenset(["option", "select", "optgroup"])
+_INLINE = frozenset(
+    ["span", "label", "b", "strong", "em", "i", "small", "dt", "th", "td", "dd", "p", "-text",
+     "font", "sup", "sub", "div", "li"]
+)
+_NEIGHBOUR_DEPTH = 4
+
+
+def _nearby_text(node: LexborNode | None, forward: bool) -> str:
+    """The short text of the first non-blank sibling of ``node`` in one direction."""
+    steps = 0
+    while node is not None and steps < 3:
+        steps += 1
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content or ""
+        elif tag in _INLINE:
+            text = text_of(node, 40)
+        else:
+            return ""
+        text = " ".join(text.split())
+        if text:
+            return text if len(text) <= 60 else ""
+        node = node.next if forward else node.prev
+    return ""
+
+
+def _surroundings(el: LexborNode) -> tuple[str, str]:
+    """The words just before and just after an element (its siblings, else its parent's)."""
+    before = _nearby_text(el.prev, False)
+    after = _nearby_text(el.next, True)
+    parent = el.parent
+    if not before and parent is not None and parent.tag not in _PAGE_TOP:
+        before = _nearby_text(parent.prev, False)
+    if not after and parent is not None and parent.tag not in _PAGE_TOP:
+        after = _nearby_text(parent.next, True)
+    return before, after
+
+
+def other_money_of(el: LexborNode, text: str) -> str | None:
+    """Why the amount in ``el`` (showing ``text``) is not a price, or None."""
+    match = _NUMBERS.search(text)
+    if match is None:
+        return None
+    before, after = _surroundings(el)
+    return other_money(f"{before} {text[: match.start()]}", f"{text[match.end():]} {after}")
+
+
+def _neighbour(el: LexborNode) -> bool:
+    """Inside a link (a product tile links to its own page) or a variant picker."""
+    node: LexborNode | None = el
+    for _ in range(_NEIGHBOUR_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return False
+        tag = node.tag
+        if tag in _VARIANT_TAGS or (tag == "a" and node.attributes.get("href")):
+            return True
+        node = node.parent
+    return False
+
+
 def _score(
-    el: LexborNode, text: str, near: dict[int, int] | None, zones: _Zones
-) -> tuple[float, str] | None:
+    el: LexborNode,
+    text: str,
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    """(role, cues) of a visible amount, or None when it is not the product's price."""
     listed, zone, labels = _context(el, zones)
     if zone:
         return None
-    conf = 0.45
-    role = "list" if listed or _LIST_TEXT.search(text) else "current"
-    if _CURRENT_LABEL.search(words(labels)):
-        conf += 0.1
-    if _CURRENCY_SIGN.search(text):
-        conf += 0.1
-    if _CURRENT_TEXT.search(text):
-        conf += 0.1
     if _THRESHOLD.search(text):
         return None  # "free shipping over $50" is never the price
+    label_words = words(labels)
+    if other_money_label(label_words) or other_money_of(el, text):
+        return None  # a per-unit, instalment, coupon, "you save" or shipping amount
+    in_block = block.inside(el)
+    if not in_block and _neighbour(el):
+        return None  # a related product's tile or another variant's option
+    cues: list[tuple[str, float]] = []
+    role = "list" if listed or _LIST_TEXT.search(text) else "current"
+    if _CURRENT_LABEL.search(label_words):
+        cues.append(("current_label", 1.0))
+    if _CURRENCY_SIGN.search(text):
+        cues.append(("currency", 1.0))
+    if _CURRENT_TEXT.search(text):
+        cues.append(("current_text", 1.0))
     if _BAD_TEXT.search(text):
-        conf -= 0.3
+        cues.append(("other_money_words", 1.0))
     if _FROM_TEXT.search(text):
-        conf -= 0.1
+        cues.append(("from_price", 1.0))
+    if _VARIANT_LABEL.search(label_words):
+        cues.append(("variant", 1.0))
+    if in_block:
+        cues.append(("main_block", 1.0))
     if near is not None:
         distance = near.get(el.mem_id)
         if distance is not None and distance >= 0:
-            conf += 0.2 * (1 - distance / _BEHIND)
+            cues.append(("near_heading", round(1 - distance / _BEHIND, 3)))
         elif distance is not None:
-            conf += 0.05
+            cues.append(("above_heading", 1.0))
         else:
-            conf -= 0.1
-    return min(conf, 0.9), role
+            cues.append(("far_from_heading", 1.0))
+    return role, tuple(cues)
 
 
 def _amount_text(el: LexborNode) -> str | None:
@@ -300,13 +426,14 @@ def extract(doc: Document, found: Findings) -> None:
     if root is None:
         return
     index = doc.index
-    heading_el, _ = main_heading(index)
+    heading_el, _ = main_heading(index, root)
     near = None
     keep: frozenset[int] = frozenset()
     if heading_el is not None:
         near = distances(heading_el, before=_AHEAD, after=_BEHIND)
         keep = frozenset(a.mem_id for a in _ancestors(heading_el))
     zones = _Zones(keep)
+    block = Membership(main_block(index, heading_el))
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
@@ -333,21 +460,23 @@ def extract(doc: Document, found: Findings) -> None:
         # Only indexed elements were ever numbered: a text owner outside the index is
         # judged without its distance to the heading.
         placed = near if el.mem_id in index.hits else None
-        scored = _score(el, text, placed, zones)
+        scored = _score(el, text, placed, zones, block)
         if scored is None:
             continue
-        conf, role = scored
+        role, cues = scored
         if source == "text":
-            conf -= 0.1
+            cues = (*cues, ("text_only", 1.0))
         cls = " ".join(_label(el).split())[:50]
         found.candidates.append(
             Candidate(
                 "heuristic",
                 amount,
                 currency or doc.hints.currency,
-                round(conf, 3),
+                WEIGHTS.score(cues),
                 f"visible <{el.tag} {cls!r}> text {text[:50]!r}",
                 role=role,
+                cues=cues,
+                element=el,
             )
         )
 

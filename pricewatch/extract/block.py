@@ -1,0 +1,75 @@
+"""The main product block: the smallest container of the product's heading and its buy button.
+
+A person finds the price by looking next to the product's name and its "add to cart" button;
+prices elsewhere on the page (carousels, "customers also bought", a neighbouring variant's
+tile) belong to other products. The block is the lowest common ancestor of the main <h1> and
+the nearest enabled buy control; a page where that ancestor is the whole page has no block.
+"""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborNode
+
+from pricewatch.extract.availability import is_buy_control
+from pricewatch.extract.index import PageIndex
+
+_PAGE_TOP = frozenset(["body", "html", "-document"])
+_MAX_CONTROLS = 40
+
+
+def _chain(el: LexborNode) -> list[LexborNode]:
+    """``el`` and its ancestors below <body>, innermost first."""
+    out: list[LexborNode] = []
+    node: LexborNode | None = el
+    while node is not None and node.tag not in _PAGE_TOP:
+        out.append(node)
+        node = node.parent
+    return out
+
+
+def main_block(index: PageIndex, heading: LexborNode | None) -> LexborNode | None:
+    """The container of ``heading`` and the buy control closest to it in the tree, or None."""
+    if heading is None:
+        return None
+    up = _chain(heading)
+    depth = {node.mem_id: i for i, node in enumerate(up)}
+    best: tuple[int, LexborNode] | None = None
+    for control in index.controls[:_MAX_CONTROLS]:
+        if not is_buy_control(control):
+            continue
+        for node in _chain(control):
+            level = depth.get(node.mem_id)
+            if level is not None:
+                if best is None or level < best[0]:
+                    best = (level, node)
+                break
+    return best[1] if best is not None else None
+
+
+class Membership:
+    """Whether elements lie inside one container, each ancestor's answer kept by mem_id."""
+
+    def __init__(self, block: LexborNode | None) -> None:
+        self.block = block.mem_id if block is not None else None
+        self.known: dict[int, bool] = {}
+
+    def inside(self, el: LexborNode) -> bool:
+        if self.block is None:
+            return False
+        chain: list[int] = []
+        node: LexborNode | None = el
+        answer = False
+        while node is not None and node.tag not in _PAGE_TOP:
+            key = node.mem_id
+            if key == self.block:
+                answer = True
+                break
+            seen = self.known.get(key)
+            if seen is not None:
+                answer = seen
+                break
+            chain.append(key)
+            node = node.parent
+        for key in chain:
+            self.known[key] = answer
+        return answer
