@@ -312,7 +312,7 @@ def other_money_of(el: LexborNode, text: str) -> str | None:
     if match is None:
         return None
     before, after = _surroundings(el)
-    return other_money(f"{before} {text[: match.start()]}", f"{text[match.end():]} {after}")
+    return other_money(f"{before} {text[: match.start()]}", text[match.end():], after)
 
 
 def _neighbour(el: LexborNode) -> bool:

@@ -62,12 +62,14 @@ _SUBSCRIPTION = re.compile(
     r"|abbonament\w*|abonament\w*|předplat\w*|előfizet\w*|подписк\w*|定期|订阅|訂閱|정기",
     re.IGNORECASE,
 )
-_COUPON = re.compile(
+_COUPON_WORDS = (
     r"coupon|voucher|promo ?code|discount code|gutschein|rabattcode|code promo|cup[oó]n"
     r"|codice sconto|kortingscode|kupon\w*|kup[oó]n\w*|slevov\w* kód|купон|優惠券|优惠券"
-    r"|折價券|折扣券|クーポン|쿠폰",
-    re.IGNORECASE,
+    r"|折價券|折扣券|クーポン|쿠폰"
 )
+_COUPON = re.compile(_COUPON_WORDS, re.IGNORECASE)
+# After the amount only right next to it ("$3 coupon"): a label further on names the next one.
+_COUPON_AFTER = re.compile(_LEAD + r"(?:" + _COUPON_WORDS + r")", re.IGNORECASE)
 _SAVE = re.compile(
     r"you save|\bsave\b|saving|savings|sie sparen|\bsparen\b|ersparnis|économis\w*|économie"
     r"|ahorr\w*|risparmi\w*|bespaar\w*|economiz\w*|oszczędz\w*|ušetří\w*|úspora|megtakarít\w*"
@@ -110,7 +112,7 @@ _RAW_AFTER_CHECKS = (
 )
 _AFTER_CHECKS = (
     ("you save", _OFF_AFTER),
-    ("coupon", _COUPON),
+    ("coupon", _COUPON_AFTER),
     ("discount", _PERCENT_AFTER),
 )
 _BEFORE_WINDOW, _AFTER_WINDOW = 40, 24
@@ -130,17 +132,22 @@ def _head_until_number(text: str) -> str:
     return text[: match.start() if match else len(text)][:_AFTER_WINDOW]
 
 
-def other_money(before: str, after: str) -> str | None:
+def other_money(before: str, after: str, following: str = "") -> str | None:
     """What the amount is instead of a price ("per unit", "instalment", "coupon", "you save",
-    "shipping", "subscription", "points", "discount"), judged by the words before and after
-    it; None when nothing there says it is other money."""
+    "shipping", "subscription", "points", "discount"), judged by the words ``before`` it and
+    ``after`` it in its own element; None when nothing there says it is other money.
+
+    ``following`` is the text of the next element: it counts only for a unit or a period
+    right after the amount ("<span>8,33 €</span><span>/ kg</span>"), since a label there
+    ("Coupon:") usually names the amount that comes next.
+    """
     head = _tail_since_number(before)
     if _MINUS_BEFORE.search(head):
         return "discount"
     for name, pattern in _BEFORE_CHECKS:
         if pattern.search(head):
             return name
-    raw = after[:_AFTER_WINDOW]
+    raw = f"{after} {following}"[:_AFTER_WINDOW] if following else after[:_AFTER_WINDOW]
     for name, pattern in _RAW_AFTER_CHECKS:
         if pattern.search(raw):
             return name

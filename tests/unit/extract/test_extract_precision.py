@@ -1,0 +1,131 @@
+"""Precision first: amounts that are not the item's price are left out by their labels, and a
+page whose visible prices do not settle the question gives no price with its candidates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pricewatch.extract import explain, extract
+from pricewatch.extract.labels import other_money
+from pricewatch.extract.resolve import Tuning, resolve
+from pricewatch.models import ExtractSpec
+
+PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "pages"
+AUTO = ExtractSpec()
+
+
+def page(name: str) -> str:
+    return (PAGES / name).read_text(encoding="utf-8")
+
+
+def test_ambiguous_page_gives_no_price_with_its_candidates() -> None:
+    """Two equally placed prices in the buy box: no price, detail "ambiguous", both listed."""
+    report = explain(page("ambiguous.html"), url="https://shop.example.com/p/1", spec=AUTO)
+    result = report.result
+    assert result.price is None
+    assert result.detail == "ambiguous"
+    assert result.error is not None
+    assert result.error.startswith("ambiguous")
+    assert {c.price for c in report.rivals} == {Decimal("45.00"), Decimal("39.00")}
+    assert result.evidence is not None
+    assert "45.00" in result.evidence
+    assert "39.00" in result.evidence
+
+
+def test_a_clear_margin_is_not_ambiguous() -> None:
+    """With a zero margin the same page resolves: the margin is what holds the guess back."""
+    report = explain(page("ambiguous.html"), url="https://shop.example.com/p/1", spec=AUTO)
+    verdict = resolve(list(report.candidates), Tuning(margin=0.0))
+    assert verdict.winner is not None
+
+
+def test_per_unit_price_is_excluded() -> None:
+    """"17,98 € / kg" and a "Grundpreis" amount are prices per kilo, not the item's."""
+    r = extract(page("per-unit.html"), url="https://shop.example.de/p/1", spec=AUTO)
+    assert (r.price, r.currency) == (Decimal("8.99"), "EUR")
+
+
+def test_instalments_are_excluded() -> None:
+    """Polish "rata"/"rat ... miesięcznie" and an installment box are monthly amounts."""
+    r = extract(page("instalment.html"), url="https://sklep.example.pl/p/1", spec=AUTO)
+    assert (r.price, r.currency) == (Decimal("2999.00"), "PLN")
+
+
+def test_coupons_are_excluded() -> None:
+    """A クーポン (coupon) amount next to the price is not the price."""
+    r = extract(page("coupon.html"), url="https://shop.example.jp/p/1", spec=AUTO)
+    assert (r.price, r.currency) == (Decimal("3980"), "JPY")
+
+
+def test_you_save_is_excluded() -> None:
+    """Czech "Ušetříte" and English "You save" amounts are discounts, not prices."""
+    r = extract(page("you-save.html"), url="https://obchod.example.cz/p/1", spec=AUTO)
+    assert (r.price, r.currency) == (Decimal("1990"), "CZK")
+
+
+def test_neighbouring_products_are_excluded() -> None:
+    """Prices inside other products' links, outside the main block, never compete."""
+    report = explain(page("neighbour.html"), url="https://shop.example.com/p/1", spec=AUTO)
+    assert report.result.price == Decimal("149.00")
+    assert {c.price for c in report.candidates} == {Decimal("149.00")}
+
+
+def test_microdata_list_price_loses_to_a_lower_current_price() -> None:
+    """Microdata says 120 (shown, not called current); the page sells at "Now $84.00"."""
+    r = extract(page("microdata-list.html"), url="https://shop.example.com/p/1", spec=AUTO)
+    assert (r.price, r.extractor) == (Decimal("84.00"), "heuristic")
+
+
+def test_product_image_is_absolute() -> None:
+    """og:image's relative path is made absolute against the page's URL."""
+    r = extract(page("microdata-list.html"), url="https://shop.example.com/p/1", spec=AUTO)
+    assert r.image == "https://shop.example.com/img/jacket.jpg"
+
+
+def test_image_from_jsonld_and_never_a_data_uri() -> None:
+    """JSON-LD image wins; a data: or javascript: URL is never reported as an image."""
+    ld = ('<script type="application/ld+json">{"@type": "Product", "name": "Mug", '
+          '"image": [{"@type": "ImageObject", "url": "//cdn.example.com/mug.png"}], '
+          '"offers": {"price": "12.00", "priceCurrency": "EUR"}}</script>')
+    r = extract(f"<html><head>{ld}</head><body><h1>Mug</h1></body></html>",
+                url="https://shop.example.com/mug", spec=AUTO)
+    assert r.image == "https://cdn.example.com/mug.png"
+    bad = ('<html><head><meta property="og:image" content="javascript:alert(1)"></head>'
+           '<body><h1>Mug</h1><img src="data:image/png;base64,AAAA"></body></html>')
+    assert extract(bad, url="https://shop.example.com/mug", spec=AUTO).image is None
+
+
+@pytest.mark.parametrize(("before", "after", "kind"), [
+    ("", " € / kg)", "per unit"),
+    ("Cena za kg ", "", "per unit"),
+    ("", "円/100g", "per unit"),
+    ("4 interest-free payments of ", "", "instalment"),
+    ("", " x 12 cuotas", "instalment"),
+    ("részletben havonta ", "", "instalment"),
+    ("", " lei/lună", "instalment"),
+    ("分期 ", "", "instalment"),
+    ("쿠폰 ", "", "coupon"),
+    ("优惠券 ", "", "coupon"),
+    ("Megtakarítás: ", "", "you save"),
+    ("Economisești ", "", "you save"),
+    ("", " off", "you save"),
+    ("Szállítás: ", "", "shipping"),
+    ("送料 ", "", "shipping"),
+    ("Subscribe & Save ", "", "subscription"),
+    ("-", "", "discount"),
+])
+def test_other_money_labels(before: str, after: str, kind: str) -> None:
+    """Each language's label for other money is read before or after the amount."""
+    assert other_money(before, after) == kind
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ("Now ", ""), ("", " each"), ("", "€ inkl. MwSt."), ("Title - $", ""), ("", "円 (税込)"),
+    ("Body Lotion ", ""), ("", " (1個あたり 30円)"),
+])
+def test_price_labels_are_not_other_money(before: str, after: str) -> None:
+    """Ordinary price wording (tax notes, "each", a title before a dash) is not excluded."""
+    assert other_money(before, after) is None
