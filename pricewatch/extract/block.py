@@ -27,14 +27,23 @@ def _chain(el: LexborNode) -> list[LexborNode]:
     return out
 
 
-def main_block(index: PageIndex, heading: LexborNode | None) -> LexborNode | None:
-    """The container of ``heading`` and the buy control closest to it in the tree, or None."""
+def main_block(
+    index: PageIndex, heading: LexborNode | None, near: dict[int, int] | None = None
+) -> LexborNode | None:
+    """The container of ``heading`` and the buy control closest to it in the tree, or None.
+
+    ``near`` (mem_id -> distance from the heading, see ``index.distances``) limits the
+    controls looked at to those around the heading: a buy button far down the page belongs
+    to another product, and reading each control's text is the cost here."""
     if heading is None:
         return None
     up = _chain(heading)
     depth = {node.mem_id: i for i, node in enumerate(up)}
     best: tuple[int, LexborNode] | None = None
-    for control in index.controls[:_MAX_CONTROLS]:
+    controls = index.controls
+    if near is not None:
+        controls = [c for c in controls if c.mem_id in near]
+    for control in controls[:_MAX_CONTROLS]:
         if not is_buy_control(control):
             continue
         for node in _chain(control):

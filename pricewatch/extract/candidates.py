@@ -83,4 +83,5 @@ class Findings:
     signals: list[Signal] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # product names from structured data
     images: list[str] = field(default_factory=list)  # product image URLs from structured data
+    block: LexborNode | None = None  # the main product block, when the heuristic found one
     notes: list[str] = field(default_factory=list)

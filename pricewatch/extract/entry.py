@@ -73,7 +73,7 @@ def _run(doc: Document) -> Report:
     name = found.names[0] if found.names else None
     page_index = index if root is not None else None
     title = find_title(page_index, name)
-    image = find_image(page_index, doc.url, found.images)
+    image = find_image(page_index, doc.url, found.images, found.block)
     evidence = winner.evidence if winner is not None else None
     if rivals:
         evidence = f"candidates: {_candidate_list(rivals)}"

@@ -257,7 +257,9 @@ class Weights:
     text_only: float = -0.1
     # In a swatch / variant picker: a neighbouring variant's price, not the chosen one's.
     variant: float = -0.15
-    cap: float = 0.9
+    # No reading of the page is surer than the user's own rule (1.0). A lower cap would make
+    # the best-labelled amounts tie and hide the cue that tells them apart.
+    cap: float = 1.0
 
     def score(self, cues: tuple[tuple[str, float], ...]) -> float:
         """The confidence of a candidate with these cues (name, strength 0..1)."""
@@ -284,7 +286,7 @@ def _nearby_text(node: LexborNode | None, forward: bool) -> str:
         if tag == "-text":
             text = node.text_content or ""
         elif tag in _INLINE:
-            text = text_of(node, 40)
+            text = _short_text(node)
         else:
             return ""
         text = " ".join(text.split())
@@ -292,6 +294,21 @@ def _nearby_text(node: LexborNode | None, forward: bool) -> str:
             return text if len(text) <= 60 else ""
         node = node.next if forward else node.prev
     return ""
+
+
+def _short_text(node: LexborNode, limit: int = 60, max_nodes: int = 40) -> str:
+    """The text of a small element; "" for one with more than ``limit`` characters (a label
+    is short, and a big sibling is not walked to its end)."""
+    parts: list[str] = []
+    size = 0
+    for i, child in enumerate(node.traverse(include_text=True)):
+        if i > max_nodes or size > limit:
+            return ""
+        if child.tag == "-text":
+            text = child.text_content or ""
+            parts.append(text)
+            size += len(text.strip())
+    return " ".join(" ".join(parts).split())
 
 
 def _surroundings(el: LexborNode) -> tuple[str, str]:
@@ -433,7 +450,8 @@ def extract(doc: Document, found: Findings) -> None:
         near = distances(heading_el, before=_AHEAD, after=_BEHIND)
         keep = frozenset(a.mem_id for a in _ancestors(heading_el))
     zones = _Zones(keep)
-    block = Membership(main_block(index, heading_el))
+    found.block = main_block(index, heading_el, near)
+    block = Membership(found.block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:

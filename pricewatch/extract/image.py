@@ -8,9 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborNode
 
-from pricewatch.extract.block import main_block
 from pricewatch.extract.index import PageIndex
-from pricewatch.extract.title import main_heading
 
 _MAX_URL = 2000
 _META_KEYS = ("og:image", "og:image:url", "og:image:secure_url", "twitter:image")
@@ -67,11 +65,7 @@ def _img_src(img: LexborNode) -> str | None:
     return None
 
 
-def _from_block(index: PageIndex) -> str | None:
-    heading, _ = main_heading(index)
-    block = main_block(index, heading)
-    if block is None:
-        return None
+def _from_block(block: LexborNode) -> str | None:
     for img in block.css("img")[:20]:
         src = _img_src(img)
         label = f"{src} {img.attributes.get('class') or ''} {img.attributes.get('alt') or ''}"
@@ -80,14 +74,17 @@ def _from_block(index: PageIndex) -> str | None:
     return None
 
 
-def find_image(index: PageIndex | None, base: str, jsonld_images: list[str]) -> str | None:
-    """The product image's absolute URL, strongest source first."""
+def find_image(
+    index: PageIndex | None, base: str, jsonld_images: list[str], block: LexborNode | None
+) -> str | None:
+    """The product image's absolute URL, strongest source first (``block``: the main
+    product block the heuristic found, if any)."""
     for raw in jsonld_images:
         if found := absolute(raw, base):
             return found
     if index is None:
         return None
-    for source in (_from_metas, _from_props, _from_block):
+    for source in (_from_metas, _from_props):
         if found := absolute(source(index), base):
             return found
-    return None
+    return absolute(_from_block(block), base) if block is not None else None
