@@ -245,6 +245,12 @@ def run_pages(corpus: Path, verbose: bool, only: str | None, cv: bool) -> None:
     for name, (pf, af) in PUBLISHED.items():
         print(f"  {name:<8} {pf:.3f} / {af:.3f}")
     print(f"  {'ours':<8} {price_zyte.f1:.3f} / {avail_zyte.f1:.3f}")
+    blind = [replace(p, candidates=tuple(c for c in p.candidates if c.extractor == "heuristic"))
+             for p in pages]
+    blind_price, _ = score_pages(blind, defaults)
+    # Structured data removed: how the visible-page rules do on the shops they were not
+    # tuned on (most pages here were decided by their markup).
+    print(f"price, visible page only:   {blind_price.line()}")
     if cv and len(pages) > 1:
         print("held-out estimates (parameters fitted on the other folds, scores pooled):")
         for name, fold in (("leave one source out", "source"), ("leave one domain out", "domain")):

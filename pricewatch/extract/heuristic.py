@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
@@ -28,7 +29,7 @@ from pricewatch.extract.title import main_heading
 _LIST_LABEL = re.compile(
     r"\b(?:old|was|list|regular|rrp|msrp|strike\w*|crossed|before|compare|original|retail"
     r"|saving|savings|save|you save|reduction|instead|uvp|statt|barr[eé]?|prix barre|previous"
-    r"|prev|base price|pvp|price from|high|max)\b"
+    r"|prev|base price|pvp|price from|high|max|standard|orig|org)\b"
 )
 _LIST_TEXT = re.compile(
     r"\b(?:was|list|regular|rrp|msrp|retail|reg\.?|orig(?:inal)?|compare at|you save|save"
@@ -45,6 +46,13 @@ _SALE_LABEL = re.compile(
 # The shop's own words for the price being charged now.
 _CURRENT_TEXT = re.compile(
     r"^\W*(?:now|sale|our price|special|deal|jetzt|nur|maintenant|ahora|ora|nu)\b", re.I
+)
+# "Price:" in the shop's language at the start of the text.
+_PRICE_WORD = re.compile(
+    r"^\W*(?:(?:your )?price|preis|prix|precio|prezzo|prijs|pre[çc]o|cena|ár|pre[țt]"
+    r"|fiyat|hinta|pris|цена|ціна)\s*:|^\W*(?:价格|價格|售價|售价|価格|販売価格|税込価格|特價|特价"
+    r"|优惠价|가격|판매가|할인가|특가)",
+    re.I,
 )
 # Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
@@ -71,7 +79,10 @@ _THRESHOLD = re.compile(
     r"(?:of\s*)?[$€£]?\s*\d",
     re.IGNORECASE,
 )
-_FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)\b", re.I)
+_FROM_TEXT = re.compile(
+    r"\b(?:from|starting (?:at|from)|starts at|as low as|ab|desde|à partir de|a partire da"
+    r"|vanaf|od|de la)\b|起|から|부터", re.I
+)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
 _CURRENCY_SIGN = re.compile(
     r"[$€£¥₹₽₩₺฿₫₪円元원]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bFt\b|\bRs\b|\blei\b|руб", re.I
@@ -257,6 +268,12 @@ class Weights:
     text_only: float = -0.1
     # In a swatch / variant picker: a neighbouring variant's price, not the chosen one's.
     variant: float = -0.15
+    # The same label shows three or more different amounts: a list of other products or
+    # offers; the item's own price element is usually the only one of its kind.
+    repeated: float = -0.15
+    # The text starts with the word "price" in the shop's language ("Cena:", "価格"): the
+    # shop labels it as the price, though not necessarily as the current one.
+    price_word: float = 0.1
     # No reading of the page is surer than the user's own rule (1.0). A lower cap would make
     # the best-labelled amounts tie and hide the cue that tells them apart.
     cap: float = 1.0
@@ -372,6 +389,8 @@ def _score(
         cues.append(("currency", 1.0))
     if _CURRENT_TEXT.search(text):
         cues.append(("current_text", 1.0))
+    elif _PRICE_WORD.search(text):
+        cues.append(("price_word", 1.0))
     if _BAD_TEXT.search(text):
         cues.append(("other_money_words", 1.0))
     if _FROM_TEXT.search(text):
@@ -459,6 +478,8 @@ def extract(doc: Document, found: Findings) -> None:
         source = "text"
     seen: set[int] = set()
     priced = {el.mem_id for el in elements}
+    readings: list[tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]]
+    readings = []
     for el in elements:
         if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
@@ -466,11 +487,7 @@ def extract(doc: Document, found: Findings) -> None:
         text = _amount_text(el)
         if text is None:
             continue
-        if (
-            source == "element"
-            and len(_NUMBERS.findall(text)) > 1
-            and any(d.mem_id in priced for d in _descendants(el))
-        ):
+        if source == "element" and _wraps_prices(el, text, priced):
             continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
@@ -484,6 +501,10 @@ def extract(doc: Document, found: Findings) -> None:
         role, cues = scored
         if source == "text":
             cues = (*cues, ("text_only", 1.0))
+        readings.append((el, text, amount, currency, role, cues))
+    repeated = _repeated_labels([(el, amount) for el, _, amount, *_ in readings])
+    for el, text, amount, currency, role, own in readings:
+        cues = (*own, ("repeated", 1.0)) if _label_key(el) in repeated else own
         cls = " ".join(_label(el).split())[:50]
         found.candidates.append(
             Candidate(
@@ -497,6 +518,36 @@ def extract(doc: Document, found: Findings) -> None:
                 element=el,
             )
         )
+
+
+_REPEATS = 3
+# "12 . 99" (a price drawn in parts) is one number; "31 57" or "$15 $12" are two.
+_SPLIT_DECIMAL = re.compile(r"(\d)\s*([.,])\s*(\d)")
+_DIGIT_RUNS = re.compile(r"\d[\d.,']*")
+
+
+def _label_key(el: LexborNode) -> tuple[str | None, str]:
+    return el.tag, " ".join((el.attributes.get("class") or "").split())
+
+
+def _repeated_labels(readings: list[tuple[LexborNode, Decimal]]) -> set[tuple[str | None, str]]:
+    """Labels (tag and class) shown with ``_REPEATS`` or more different amounts: a list of
+    other offers or products (tiles, a price-comparison table), not the item's own price."""
+    amounts: dict[tuple[str | None, str], set[Decimal]] = {}
+    for el, amount in readings:
+        amounts.setdefault(_label_key(el), set()).add(amount)
+    return {key for key, seen in amounts.items() if len(seen) >= _REPEATS}
+
+
+def _wraps_prices(el: LexborNode, text: str, priced: set[int]) -> bool:
+    """Whether ``el`` holds two numbers and a price-labelled part holding digits: the parts
+    are read on their own ("$ 31 57" around "31" and "57" could be 3157 or 31.57)."""
+    if len(_DIGIT_RUNS.findall(_SPLIT_DECIMAL.sub(r"\1\2\3", text))) < 2:
+        return False
+    return any(
+        d.mem_id in priced and any(ch.isdigit() for ch in text_of(d, 40))
+        for d in _descendants(el)
+    )
 
 
 def _ancestors(el: LexborNode) -> list[LexborNode]:

@@ -19,7 +19,8 @@ _LEAD = r"^\s*\)?\s*[^\s\d/]{0,4}\s*\)?\s*"
 _UNITS = (
     r"kg|g|gr|mg|lb|lbs|oz|fl\.?\s?oz|l|ltr|lt|liter|litre|ml|cl|dl|m|cm|mm|m²|m2|m³|m3|qm"
     r"|sq\.?\s?ft|ft|yd|100\s?g|100\s?ml|10\s?g|kilo|kilogramm?|gramm?|stk|stück|szt|ks|db"
-    r"|buc|load|wash|dose|serving|tablet|capsule|kapsel|sheet|roll|meter|metre"
+    r"|buc|load|wash|dose|serving|tablet|capsule|kapsel|sheet|roll|meter|metre|opak\.?"
+    r"|balení|csomag"
     r"|キロ|グラム|公斤|克|斤|그램|킬로"
 )
 # After the amount: "/ kg", "per 100 g", "pro Liter", "za kg", "le kilo" -- a measure.

@@ -129,3 +129,27 @@ def test_other_money_labels(before: str, after: str, kind: str) -> None:
 def test_price_labels_are_not_other_money(before: str, after: str) -> None:
     """Ordinary price wording (tax notes, "each", a title before a dash) is not excluded."""
     assert other_money(before, after) is None
+
+
+def test_a_label_repeated_with_many_amounts_is_a_list() -> None:
+    """Three "combo-price" amounts are a list of other offers; the unique one is the item's."""
+    combos = "".join(f'<li class="combo-price">${p}</li>' for p in ("5.95", "34.99", "19.99"))
+    html = ('<html><body><h1>Router</h1><div class="main"><span class="product-price">$99.00'
+            f'</span></div><ul>{combos}</ul></body></html>')
+    report = explain(html, url="https://shop.example.com/p/1", spec=AUTO)
+    assert report.result.price == Decimal("99.00")
+    assert all(("repeated", 1.0) in c.cues for c in report.candidates if c.price != 99)
+
+
+def test_a_price_drawn_in_parts_is_not_read_as_one_big_number() -> None:
+    """"$ 31 57" around price-labelled "31" and "57" is never 3157."""
+    html = ('<html><body><h1>Drill</h1><div class="buybox-price">$ <span class="price-dollars">'
+            '31</span> <span class="price-cents">57</span></div></body></html>')
+    assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price != Decimal(3157)
+
+
+def test_standard_price_is_a_list_price() -> None:
+    """A "price-standard" next to a "price-sales" is the regular price, not a rival."""
+    html = ('<html><body><h1>Fleece</h1><span class="price-standard">39.90</span>'
+            '<span class="price-sales">19.90</span></body></html>')
+    assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price == Decimal("19.90")
