@@ -29,17 +29,18 @@ def _chain(el: LexborNode) -> list[LexborNode]:
 
 def main_block(
     index: PageIndex, heading: LexborNode | None, near: dict[int, int] | None = None
-) -> LexborNode | None:
-    """The container of ``heading`` and the buy control closest to it in the tree, or None.
+) -> tuple[LexborNode | None, LexborNode | None]:
+    """(the container of ``heading`` and the buy control closest to it in the tree, that
+    control), or (None, None).
 
     ``near`` (mem_id -> distance from the heading, see ``index.distances``) limits the
     controls looked at to those around the heading: a buy button far down the page belongs
     to another product, and reading each control's text is the cost here."""
     if heading is None:
-        return None
+        return None, None
     up = _chain(heading)
     depth = {node.mem_id: i for i, node in enumerate(up)}
-    best: tuple[int, LexborNode] | None = None
+    best: tuple[int, LexborNode, LexborNode] | None = None
     controls = index.controls
     if near is not None:
         controls = [c for c in controls if c.mem_id in near]
@@ -50,9 +51,19 @@ def main_block(
             level = depth.get(node.mem_id)
             if level is not None:
                 if best is None or level < best[0]:
-                    best = (level, node)
+                    best = (level, node, control)
                 break
-    return best[1] if best is not None else None
+    return (best[1], best[2]) if best is not None else (None, None)
+
+
+def between(inner: LexborNode, outer: LexborNode) -> list[LexborNode]:
+    """``inner`` and its ancestors up to, not including, ``outer``."""
+    out: list[LexborNode] = []
+    node: LexborNode | None = inner
+    while node is not None and node.mem_id != outer.mem_id and node.tag not in _PAGE_TOP:
+        out.append(node)
+        node = node.parent
+    return out
 
 
 class Membership:

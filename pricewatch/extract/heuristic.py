@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from pricewatch.extract.block import Membership, main_block
+from pricewatch.extract.block import Membership, between, main_block
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
 from pricewatch.extract.index import distances
@@ -75,7 +75,8 @@ _BAD_TEXT = re.compile(
     re.IGNORECASE,
 )
 _THRESHOLD = re.compile(
-    r"free|gratis|gratuit|kostenlos|\b(?:over|above|orders?|ab|dès|desde|oltre|vanaf)\b\s*"
+    r"free|gratis|gratuit|kostenlos|zdarma|darmow|ingyenes|bezplatn|ücretsiz|免運|免运|包邮|包郵"
+    r"|送料無料|무료\s?배송|\b(?:over|above|orders?|ab|dès|desde|oltre|vanaf)\b\s*"
     r"(?:of\s*)?[$€£]?\s*\d",
     re.IGNORECASE,
 )
@@ -464,12 +465,16 @@ def extract(doc: Document, found: Findings) -> None:
     index = doc.index
     heading_el, _ = main_heading(index, root)
     near = None
-    keep: frozenset[int] = frozenset()
+    window: list[LexborNode] = []
+    keep: set[int] = set()
     if heading_el is not None:
-        near = distances(heading_el, before=_AHEAD, after=_BEHIND)
-        keep = frozenset(a.mem_id for a in _ancestors(heading_el))
-    zones = _Zones(keep)
-    found.block = main_block(index, heading_el, near)
+        near = distances(heading_el, before=_AHEAD, after=_BEHIND, behind=window)
+        keep = {a.mem_id for a in _ancestors(heading_el)}
+    found.block, control = main_block(index, heading_el, near)
+    if found.block is not None and control is not None:
+        # The product's own buy form is often named "cart" or "basket": not a mini-cart.
+        keep.update(a.mem_id for a in between(control, found.block))
+    zones = _Zones(frozenset(keep))
     block = Membership(found.block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
@@ -478,8 +483,7 @@ def extract(doc: Document, found: Findings) -> None:
         source = "text"
     seen: set[int] = set()
     priced = {el.mem_id for el in elements}
-    readings: list[tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]]
-    readings = []
+    readings: list[_Reading] = []
     for el in elements:
         if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
@@ -492,16 +496,17 @@ def extract(doc: Document, found: Findings) -> None:
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        # Only indexed elements were ever numbered: a text owner outside the index is
-        # judged without its distance to the heading.
-        placed = near if el.mem_id in index.hits else None
-        scored = _score(el, text, placed, zones, block)
+        scored = _score(el, text, near, zones, block)
         if scored is None:
             continue
         role, cues = scored
         if source == "text":
             cues = (*cues, ("text_only", 1.0))
         readings.append((el, text, amount, currency, role, cues))
+    if source == "element" and window and not _settled(readings, found):
+        # No element labelled as a price says anything clear: read money text just below
+        # the heading, as a person would (shops without "price" in their class names).
+        readings.extend(_window_readings(doc, window, near, zones, block, seen))
     repeated = _repeated_labels([(el, amount) for el, _, amount, *_ in readings])
     for el, text, amount, currency, role, own in readings:
         cues = (*own, ("repeated", 1.0)) if _label_key(el) in repeated else own
@@ -521,6 +526,58 @@ def extract(doc: Document, found: Findings) -> None:
 
 
 _REPEATS = 3
+_Reading = tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]
+_STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
+_EVIDENCE = frozenset(["near_heading", "current_label", "current_text", "main_block"])
+_WINDOW_TEXT = 120  # elements after the heading whose own text is read for money
+
+
+def _settled(readings: list[_Reading], found: Findings) -> bool:
+    """Whether structured data or a labelled price with evidence already speaks."""
+    if any(c.extractor in _STRUCTURED for c in found.candidates):
+        return True
+    return any(
+        role == "current" and any(name in _EVIDENCE for name, _ in cues)
+        for *_, role, cues in readings
+    )
+
+
+def _window_readings(
+    doc: Document,
+    window: list[LexborNode],
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+    seen: set[int],
+) -> list[_Reading]:
+    """Money text owned by the first elements after the heading."""
+    out: list[_Reading] = []
+    search = _MONEY_TEXT.search
+    for el in window[:_WINDOW_TEXT]:
+        if el.mem_id in seen:
+            continue
+        child = el.child
+        own = False
+        while child is not None:
+            if child.tag == "-text" and search(child.text_content or ""):
+                own = True
+                break
+            child = child.next
+        if not own:
+            continue
+        seen.add(el.mem_id)
+        text = _amount_text(el)
+        if text is None:
+            continue
+        amount, currency = parse_with_hints(text, doc.hints)
+        if amount is None:
+            continue
+        scored = _score(el, text, near, zones, block)
+        if scored is None:
+            continue
+        role, cues = scored
+        out.append((el, text, amount, currency, role, (*cues, ("text_only", 1.0))))
+    return out
 # "12 . 99" (a price drawn in parts) is one number; "31 57" or "$15 $12" are two.
 _SPLIT_DECIMAL = re.compile(r"(\d)\s*([.,])\s*(\d)")
 _DIGIT_RUNS = re.compile(r"\d[\d.,']*")

@@ -94,6 +94,18 @@ _POINTS = re.compile(
 )
 # A percentage or an amount taken off ("-20%", "- $10") is a discount, not a price.
 _PERCENT_AFTER = re.compile(r"^\s?%")
+# "+$29.99": an add-on (protection plan, accessory, option surcharge) on top of the price.
+_PLUS_BEFORE = re.compile(r"(?:^|[\s(])\+(?:[^\w\s]{1,2})?\s?$")
+# Other sellers' offers for the same item (marketplaces), new or used.
+_OTHER_OFFERS = re.compile(
+    r"other sellers|more buying choices|(?:new|used|refurbished)(?: \(\d+\))? from|used & new"
+    r"|new & used|andere anbieter|weitere angebote|gebraucht ab|autres vendeurs|d'occasion"
+    r"|otros vendedores|altri venditori|usato da|andere verkopers|inni sprzedawcy"
+    r"|další prodejci|más ofertas|mais ofertas",
+    re.IGNORECASE,
+)
+_OFFERS_AFTER = re.compile(_LEAD + r"(?:offers?\b|sellers?\b|angebote|offres|ofertas|offerte"
+                           r"|aanbiedingen|ofert)", re.IGNORECASE)
 _MINUS_BEFORE = re.compile(r"(?:^|[\s(])[-−](?:[^\w\s]{1,2})?\s?$")
 _BEFORE_CHECKS = (
     ("instalment", _INSTALMENT_BEFORE),
@@ -104,6 +116,7 @@ _BEFORE_CHECKS = (
     ("per unit", _UNIT_BEFORE),
     ("per unit", _UNIT_CJK),
     ("points", _POINTS),
+    ("other offers", _OTHER_OFFERS),
 )
 # Anchored at the amount, so they may read on past the next number ("/ 100 g", "x 12").
 _RAW_AFTER_CHECKS = (
@@ -114,6 +127,7 @@ _RAW_AFTER_CHECKS = (
 _AFTER_CHECKS = (
     ("you save", _OFF_AFTER),
     ("coupon", _COUPON_AFTER),
+    ("other offers", _OFFERS_AFTER),
     ("discount", _PERCENT_AFTER),
 )
 _BEFORE_WINDOW, _AFTER_WINDOW = 40, 24
@@ -135,7 +149,7 @@ def _head_until_number(text: str) -> str:
 
 def other_money(before: str, after: str, following: str = "") -> str | None:
     """What the amount is instead of a price ("per unit", "instalment", "coupon", "you save",
-    "shipping", "subscription", "points", "discount"), judged by the words ``before`` it and
+    "shipping", "subscription", "points", "discount", "add-on", "other offers"), judged by the words ``before`` it and
     ``after`` it in its own element; None when nothing there says it is other money.
 
     ``following`` is the text of the next element: it counts only for a unit or a period
@@ -145,6 +159,8 @@ def other_money(before: str, after: str, following: str = "") -> str | None:
     head = _tail_since_number(before)
     if _MINUS_BEFORE.search(head):
         return "discount"
+    if _PLUS_BEFORE.search(head):
+        return "add-on"
     for name, pattern in _BEFORE_CHECKS:
         if pattern.search(head):
             return name

@@ -153,3 +153,16 @@ def test_standard_price_is_a_list_price() -> None:
     html = ('<html><body><h1>Fleece</h1><span class="price-standard">39.90</span>'
             '<span class="price-sales">19.90</span></body></html>')
     assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price == Decimal("19.90")
+
+
+def test_unlabelled_price_below_the_heading_is_read() -> None:
+    """A shop without "price" in its class names: the money text under the heading is read,
+    and the free-shipping threshold next to it is not."""
+    url = "https://shop.example.com.tw/p/1"
+    r = extract(page("unlabelled.html"), url=url, spec=AUTO)
+    assert (r.price, r.currency) == (Decimal("1290"), "TWD")
+    # With a price-labelled element elsewhere that says nothing clear, the text under the
+    # heading is still read.
+    far = page("unlabelled.html").replace(
+        "</body>", '<div class="sidebar"><span class="price">NT$99</span></div></body>')
+    assert extract(far, url=url, spec=AUTO).price == Decimal("1290")
