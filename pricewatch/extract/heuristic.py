@@ -506,7 +506,8 @@ def extract(doc: Document, found: Findings) -> None:
     if source == "element" and window and not _settled(readings, found):
         # No element labelled as a price says anything clear: read money text just below
         # the heading, as a person would (shops without "price" in their class names).
-        readings.extend(_window_readings(doc, window, near, zones, block, seen))
+        readings.extend(
+            _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen))
     repeated = _repeated_labels([(el, amount) for el, _, amount, *_ in readings])
     for el, text, amount, currency, role, own in readings:
         cues = (*own, ("repeated", 1.0)) if _label_key(el) in repeated else own
@@ -545,6 +546,7 @@ def _settled(readings: list[_Reading], found: Findings) -> bool:
 def _window_readings(
     doc: Document,
     window: list[LexborNode],
+    *,
     near: dict[int, int] | None,
     zones: _Zones,
     block: Membership,

@@ -149,8 +149,9 @@ def _head_until_number(text: str) -> str:
 
 def other_money(before: str, after: str, following: str = "") -> str | None:
     """What the amount is instead of a price ("per unit", "instalment", "coupon", "you save",
-    "shipping", "subscription", "points", "discount", "add-on", "other offers"), judged by the words ``before`` it and
-    ``after`` it in its own element; None when nothing there says it is other money.
+    "shipping", "subscription", "points", "discount", "add-on", "other offers"), judged by
+    the words ``before`` it and ``after`` it in its own element; None when nothing there says
+    it is other money.
 
     ``following`` is the text of the next element: it counts only for a unit or a period
     right after the amount ("<span>8,33 €</span><span>/ kg</span>"), since a label there
