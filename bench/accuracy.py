@@ -259,6 +259,10 @@ def run_pages(corpus: Path, verbose: bool, only: str | None, cv: bool) -> None:
             print(f"  {' ' * len(name)}  availability {held_avail.line()}")
             if verbose:
                 print(f"  {' ' * len(name)}  fits: {_fits(chosen)}")
+        held_blind, _, chosen = cross_validate(blind, "domain")
+        print(f"  leave one domain out, visible page only: price {held_blind.line()}")
+        if verbose:
+            print(f"  {' ' * 39}fits: {_fits(chosen)}")
     if cpu_ms:
         ordered = sorted(cpu_ms)
         p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]

@@ -30,30 +30,26 @@ def _chain(el: LexborNode) -> list[LexborNode]:
 def main_block(
     index: PageIndex, heading: LexborNode | None, near: dict[int, int] | None = None
 ) -> tuple[LexborNode | None, LexborNode | None]:
-    """(the container of ``heading`` and the buy control closest to it in the tree, that
-    control), or (None, None).
+    """(the container of ``heading`` and the product's buy control, that control), or
+    (None, None).
 
-    ``near`` (mem_id -> distance from the heading, see ``index.distances``) limits the
-    controls looked at to those around the heading: a buy button far down the page belongs
-    to another product, and reading each control's text is the cost here."""
+    The buy control is the first one after the heading in document order, else the
+    nearest before it; ``near`` (mem_id -> signed distance from the heading, see
+    ``index.distances``) limits the search to the heading's window, since a buy button far
+    away belongs to another product and reading each control's text is the cost here."""
     if heading is None:
         return None, None
-    up = _chain(heading)
-    depth = {node.mem_id: i for i, node in enumerate(up)}
-    best: tuple[int, LexborNode, LexborNode] | None = None
     controls = index.controls
     if near is not None:
-        controls = [c for c in controls if c.mem_id in near]
-    for control in controls[:_MAX_CONTROLS]:
-        if not is_buy_control(control):
-            continue
-        for node in _chain(control):
-            level = depth.get(node.mem_id)
-            if level is not None:
-                if best is None or level < best[0]:
-                    best = (level, node, control)
-                break
-    return (best[1], best[2]) if best is not None else (None, None)
+        after = [c for c in controls if near.get(c.mem_id, -1) >= 0]
+        before = [c for c in controls if near.get(c.mem_id, 0) < 0][::-1]
+        controls = after + before
+    control = next((c for c in controls[:_MAX_CONTROLS] if is_buy_control(c)), None)
+    if control is None:
+        return None, None
+    depth = {node.mem_id for node in _chain(heading)}
+    block = next((node for node in _chain(control) if node.mem_id in depth), None)
+    return (block, control) if block is not None else (None, None)
 
 
 def between(inner: LexborNode, outer: LexborNode) -> list[LexborNode]:

@@ -130,8 +130,27 @@ _AFTER_CHECKS = (
     ("other offers", _OFFERS_AFTER),
     ("discount", _PERCENT_AFTER),
 )
+
+
+def _one_pass(checks: tuple[tuple[str, re.Pattern[str]], ...]) -> re.Pattern[str]:
+    """The checks as one alternation (one search instead of one per check); a match's
+    ``lastgroup`` names the check."""
+    return re.compile(
+        "|".join(f"(?P<k{i}>{pattern.pattern})" for i, (_, pattern) in enumerate(checks)),
+        re.IGNORECASE,
+    )
+
+
+_BEFORE_ANY = _one_pass(_BEFORE_CHECKS)
+_RAW_AFTER_ANY = _one_pass(_RAW_AFTER_CHECKS)
+_AFTER_ANY = _one_pass(_AFTER_CHECKS)
 _BEFORE_WINDOW, _AFTER_WINDOW = 40, 24
 _DIGIT = re.compile(r"\d")
+
+
+def _worded(window: str) -> bool:
+    """Whether a window holds anything a label is made of (a letter, "/" or "%")."""
+    return any(ch.isalpha() or ch in "/%" for ch in window)
 
 
 def _tail_since_number(text: str) -> str:
@@ -162,17 +181,17 @@ def other_money(before: str, after: str, following: str = "") -> str | None:
         return "discount"
     if _PLUS_BEFORE.search(head):
         return "add-on"
-    for name, pattern in _BEFORE_CHECKS:
-        if pattern.search(head):
-            return name
     raw = f"{after} {following}"[:_AFTER_WINDOW] if following else after[:_AFTER_WINDOW]
-    for name, pattern in _RAW_AFTER_CHECKS:
-        if pattern.search(raw):
-            return name
-    tail = _head_until_number(after)
-    for name, pattern in _AFTER_CHECKS:
-        if pattern.search(tail):
-            return name
+    for checks, combined, window in (
+        (_BEFORE_CHECKS, _BEFORE_ANY, head),
+        (_RAW_AFTER_CHECKS, _RAW_AFTER_ANY, raw),
+        (_AFTER_CHECKS, _AFTER_ANY, _head_until_number(after)),
+    ):
+        if not _worded(window):
+            continue  # most windows are empty or a currency sign: no label to read
+        match = combined.search(window)
+        if match is not None and match.lastgroup is not None:
+            return checks[int(match.lastgroup[1:])][0]
     return None
 
 
