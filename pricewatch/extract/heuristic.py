@@ -494,6 +494,8 @@ def extract(doc: Document, found: Findings) -> None:
             continue
         if source == "element" and _wraps_prices(el, text, priced):
             continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
+        if _SPLIT_CENTS.search(text):
+            continue  # "271 99 Lei": cents drawn apart; 27199 or 271.99 is a guess
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
@@ -612,6 +614,8 @@ def _window_readings(
 _SPLIT_DECIMAL = re.compile(r"(\d)\s*([.,])\s*(\d)")
 _DIGIT_RUNS = re.compile(r"\d[\d.,']*")
 _TWO_NUMBERS = re.compile(r"\d\s+\S{0,4}\s*\d")
+# A last group of two digits after a space is never a thousands group ("1 299" is).
+_SPLIT_CENTS = re.compile(r"\d\s+\d{2}(?![\d.,])")
 
 
 def _label_key(el: LexborNode) -> tuple[str | None, str]:

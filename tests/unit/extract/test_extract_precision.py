@@ -146,6 +146,9 @@ def test_a_price_drawn_in_parts_is_not_read_as_one_big_number() -> None:
     html = ('<html><body><h1>Drill</h1><div class="buybox-price">$ <span class="price-dollars">'
             '31</span> <span class="price-cents">57</span></div></body></html>')
     assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price != Decimal(3157)
+    one = ('<html><body><h1>Drill</h1><p class="product-new-price">271<sup>99</sup> Lei</p>'
+           "</body></html>")
+    assert extract(one, url="https://shop.example.ro/p/1", spec=AUTO).price is None
 
 
 def test_standard_price_is_a_list_price() -> None:
