@@ -514,15 +514,21 @@ def extract(doc: Document, found: Findings) -> None:
         distances(heading_el, before=0, after=_BEHIND, behind=window)
         readings.extend(_drop_other_money(
             _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen)))
+    found.candidates.extend(_candidates(readings, doc.hints.currency))
+
+
+def _candidates(readings: list[_Reading], default_currency: str | None) -> list[Candidate]:
+    """The readings as candidates, with the "repeated" cue where a label repeats."""
     repeated = _repeated_labels([(el, amount) for el, _, amount, *_ in readings])
+    out: list[Candidate] = []
     for el, text, amount, currency, role, own in readings:
         cues = (*own, ("repeated", 1.0)) if _label_key(el) in repeated else own
         cls = " ".join(_label(el).split())[:50]
-        found.candidates.append(
+        out.append(
             Candidate(
                 "heuristic",
                 amount,
-                currency or doc.hints.currency,
+                currency or default_currency,
                 WEIGHTS.score(cues),
                 f"visible <{el.tag} {cls!r}> text {text[:50]!r}",
                 role=role,
@@ -530,6 +536,7 @@ def extract(doc: Document, found: Findings) -> None:
                 element=el,
             )
         )
+    return out
 
 
 _REPEATS = 3
