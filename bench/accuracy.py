@@ -1,6 +1,6 @@
 """Accuracy and CPU cost of pricewatch.extract on the real-page corpus.
 
-Usage: python bench/accuracy.py [--corpus DIR] [--verbose] [--only ID] [--no-cv]
+Usage: python bench/accuracy.py [--corpus DIR] [--verbose] [--only ID] [--no-cv] [--repeat N]
 
 Scores follow the corpus README (the Zyte benchmark's rule): a predicted price is right when it
 equals one of ``acceptable_prices`` as a Decimal; a wrong or unexpected price is a false
@@ -206,7 +206,9 @@ def _fits(chosen: list[Setting]) -> str:
     return "; ".join(f"{k} x{n}" for k, n in top)
 
 
-def load_pages(corpus: Path, only: str | None, verbose: bool) -> tuple[list[Page], list[float]]:
+def load_pages(
+    corpus: Path, only: str | None, verbose: bool, repeat: int = 1
+) -> tuple[list[Page], list[float]]:
     lines = (corpus / "pages.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     if only:
@@ -216,9 +218,13 @@ def load_pages(corpus: Path, only: str | None, verbose: bool) -> tuple[list[Page
     for rec in records:
         body = gzip.decompress((corpus / "pages" / f"{rec['id']}.html.gz").read_bytes())
         text = decode(body)
-        start = time.process_time()
-        report = explain(text, url=rec["url"] or "", spec=ExtractSpec())
-        cpu_ms.append((time.process_time() - start) * 1000)
+        best = float("inf")
+        for _ in range(repeat):
+            # The least of a few runs: a busy machine only ever adds time.
+            start = time.process_time()
+            report = explain(text, url=rec["url"] or "", spec=ExtractSpec())
+            best = min(best, (time.process_time() - start) * 1000)
+        cpu_ms.append(best)
         acceptable = [d for p in rec.get("acceptable_prices") or [] if (d := _decimal(p))]
         if rec["expected_price"] is not None and not acceptable:
             acceptable = [Decimal(rec["expected_price"])]
@@ -230,8 +236,8 @@ def load_pages(corpus: Path, only: str | None, verbose: bool) -> tuple[list[Page
     return pages, cpu_ms
 
 
-def run_pages(corpus: Path, verbose: bool, only: str | None, cv: bool) -> None:
-    pages, cpu_ms = load_pages(corpus, only, verbose)
+def run_pages(corpus: Path, verbose: bool, only: str | None, cv: bool, repeat: int = 1) -> None:
+    pages, cpu_ms = load_pages(corpus, only, verbose, repeat)
     zyte = [p for p in pages if p.source == ZYTE]
     defaults = (WEIGHTS, TUNING)
     price_all, avail_all = score_pages(pages, defaults)
@@ -315,8 +321,10 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--only", help="score one page id (prints its Extraction)")
     parser.add_argument("--no-cv", action="store_true", help="skip the held-out estimates")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="extract each page N times and count its least CPU time")
     args = parser.parse_args()
-    run_pages(args.corpus, args.verbose, args.only, not args.no_cv)
+    run_pages(args.corpus, args.verbose, args.only, not args.no_cv, max(1, args.repeat))
     if not args.only:
         run_strings(args.corpus, args.verbose)
 
