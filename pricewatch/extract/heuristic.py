@@ -29,7 +29,7 @@ from pricewatch.extract.title import main_heading
 _LIST_LABEL = re.compile(
     r"\b(?:old|was|list|regular|rrp|msrp|strike\w*|crossed|before|compare|original|retail"
     r"|saving|savings|save|you save|reduction|instead|uvp|statt|barr[eé]?|prix barre|previous"
-    r"|prev|base price|pvp|price from|high|max|standard|orig|org)\b"
+    r"|prev|base price|pvp|price from|high|max|orig|org)\b"
 )
 _LIST_TEXT = re.compile(
     r"\b(?:was|list|regular|rrp|msrp|retail|reg\.?|orig(?:inal)?|compare at|you save|save"
@@ -140,11 +140,18 @@ def _hidden_class(cls: str) -> bool:
     return False
 
 
-def is_struck(el: LexborNode) -> bool:
-    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price."""
+# "price-standard" is the regular price beside "price-sales"; a container "standard_price"
+# holds both, so the word counts only on the amount's own element.
+_OWN_LIST_LABEL = re.compile(r"\bstandard\b")
+
+
+def is_struck(el: LexborNode, *, own: bool = True) -> bool:
+    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price
+    (``own``: judging the amount's own element rather than a container)."""
     if el.tag in _STRUCK or "line-through" in (el.attributes.get("style") or ""):
         return True
-    return bool(_LIST_LABEL.search(words(_label(el))))
+    label = words(_label(el))
+    return bool(_LIST_LABEL.search(label) or (own and _OWN_LIST_LABEL.search(label)))
 
 
 def has_sale_label(el: LexborNode) -> bool:
@@ -229,7 +236,7 @@ def _context(el: LexborNode, zones: _Zones) -> tuple[bool, bool, str]:
         if anc is None or anc.tag in _PAGE_TOP:
             break
         labels.append(_label(anc))
-        if depth < 2 and is_struck(anc):
+        if depth < 2 and is_struck(anc, own=False):
             listed = True
         anc = anc.parent
     return listed, False, " ".join(labels)
@@ -351,6 +358,32 @@ def other_money_of(el: LexborNode, text: str) -> str | None:
     return other_money(f"{before} {text[: match.start()]}", text[match.end():], after)
 
 
+_MAX_INSIDE = 24
+
+
+def _struck_inside(el: LexborNode) -> bool:
+    """Whether every digit of ``el`` is inside a struck-through / list-labelled part of it
+    (a wrapper around "<s>$979.97</s>" shows a list price, whatever its own label)."""
+    if el.child is None or (el.child.next is None and el.child.tag == "-text"):
+        return False
+    struck = False
+    for i, node in enumerate(el.traverse(include_text=True)):
+        if i > _MAX_INSIDE:
+            return False
+        if node.tag == "-text" and any(ch.isdigit() for ch in node.text_content or ""):
+            parent = node.parent
+            inside = False
+            while parent is not None and parent.mem_id != el.mem_id:
+                if is_struck(parent):
+                    inside = True
+                    break
+                parent = parent.parent
+            if not inside:
+                return False
+            struck = True
+    return struck
+
+
 def _neighbour(el: LexborNode) -> bool:
     """Inside a link (a product tile links to its own page) or a variant picker."""
     node: LexborNode | None = el
@@ -384,7 +417,8 @@ def _score(
     if not in_block and _neighbour(el):
         return None  # a related product's tile or another variant's option
     cues: list[tuple[str, float]] = []
-    role = "list" if listed or _LIST_TEXT.search(text) else "current"
+    listed = listed or _LIST_TEXT.search(text) is not None or _struck_inside(el)
+    role = "list" if listed else "current"
     if _CURRENT_LABEL.search(label_words):
         cues.append(("current_label", 1.0))
     if _CURRENCY_SIGN.search(text):
@@ -496,6 +530,8 @@ def extract(doc: Document, found: Findings) -> None:
             continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
         if _SPLIT_CENTS.search(text):
             continue  # "271 99 Lei": cents drawn apart; 27199 or 271.99 is a guess
+        if _BARE_DIGITS.match(text) and _PART_LABEL.search(words(_label(el))):
+            continue  # "price__dollars" 31 / "price__cents" 57: a part of a price
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
@@ -622,6 +658,12 @@ _SPLIT_DECIMAL = re.compile(r"(\d)\s*([.,])\s*(\d)")
 _DIGIT_RUNS = re.compile(r"\d[\d.,']*")
 _TWO_NUMBERS = re.compile(r"\d\s+\S{0,4}\s*\d")
 # A last group of two digits after a space is never a thousands group ("1 299" is).
+_BARE_DIGITS = re.compile(r"^\d+$")
+# Parts of a price drawn in pieces ("a-price-whole", "Price-mantissa", "price__cents").
+_PART_LABEL = re.compile(
+    r"\b(?:dollars?|cents?|whole|fraction|decimals?|integer|int|mantissa|characteristic"
+    r"|major|minor|units?|euros?|pounds?|pence)\b"
+)
 _SPLIT_CENTS = re.compile(r"\d\s+\d{2}(?![\d.,])")
 
 

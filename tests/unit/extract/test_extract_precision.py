@@ -169,3 +169,22 @@ def test_unlabelled_price_below_the_heading_is_read() -> None:
     far = page("unlabelled.html").replace(
         "</body>", '<div class="sidebar"><span class="price">NT$99</span></div></body>')
     assert extract(far, url=url, spec=AUTO).price == Decimal("1290")
+
+
+def test_a_wrapper_around_a_struck_price_is_a_list_price() -> None:
+    """"<span class=price-info><span class=price-strike>$979.97</span></span>" is the list
+    price, however its wrapper is named; the current price beside it wins."""
+    html = ('<html><body><h1>Laptop</h1><div class="price-box"><span class="price-info">'
+            '<span class="price-strike">$979.97</span></span>'
+            '<span class="price-amount">$809.97</span></div></body></html>')
+    assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price == Decimal("809.97")
+
+
+def test_parts_of_a_price_drawn_in_pieces_are_not_prices() -> None:
+    """"price__dollars" 31 and "price__cents" 57 are pieces of $31.57, not rivals of it."""
+    html = ('<html><body><h1>Paint</h1><div class="buybox"><input class="item-price" '
+            'value="31.57"><span class="price__dollars">31</span>'
+            '<span class="price__cents">57</span></div></body></html>')
+    report = explain(html, url="https://shop.example.com/p/1", spec=AUTO)
+    assert report.result.price == Decimal("31.57")
+    assert {c.price for c in report.candidates} == {Decimal("31.57")}
