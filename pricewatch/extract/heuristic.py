@@ -526,12 +526,8 @@ def extract(doc: Document, found: Findings) -> None:
         text = _amount_text(el)
         if text is None:
             continue
-        if source == "element" and _wraps_prices(el, text, priced):
-            continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
-        if _SPLIT_CENTS.search(text):
-            continue  # "271 99 Lei": cents drawn apart; 27199 or 271.99 is a guess
-        if _BARE_DIGITS.match(text) and _PART_LABEL.search(words(_label(el))):
-            continue  # "price__dollars" 31 / "price__cents" 57: a part of a price
+        if _unreadable(el, text, priced if source == "element" else None):
+            continue
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
@@ -551,6 +547,17 @@ def extract(doc: Document, found: Findings) -> None:
         readings.extend(_drop_other_money(
             _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen)))
     found.candidates.extend(_candidates(readings, doc.hints.currency))
+
+
+def _unreadable(el: LexborNode, text: str, priced: set[int] | None) -> bool:
+    """Whether the element's text is no single price to read (``priced``: the ids of the
+    price-labelled elements, when those are what is being read)."""
+    if priced is not None and _wraps_prices(el, text, priced):
+        return True  # a wrapper around "was" and "now" prices: its parts speak for themselves
+    if _SPLIT_CENTS.search(text):
+        return True  # "271 99 Lei": cents drawn apart; 27199 or 271.99 is a guess
+    # "price__dollars" 31 / "price__cents" 57: a piece of a price.
+    return bool(_BARE_DIGITS.match(text) and _PART_LABEL.search(words(_label(el))))
 
 
 def _candidates(readings: list[_Reading], default_currency: str | None) -> list[Candidate]:
