@@ -63,3 +63,18 @@ HostLimiter.delay_of
 from pricewatch.runtime.metrics import _OfferSeries  # noqa: E402
 
 _OfferSeries.collect
+
+# A visible price's cues are (name, strength) pairs; Weights.score reads each weight with
+# getattr(self, name), so these fields are used by the cue names heuristic.py emits.
+from pricewatch.extract.heuristic import Weights  # noqa: E402
+
+Weights.current_label
+Weights.current_text
+Weights.near_heading
+Weights.above_heading
+Weights.far_from_heading
+Weights.other_money_words
+Weights.from_price
+Weights.text_only
+Weights.variant
+Weights.price_word

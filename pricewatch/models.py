@@ -127,6 +127,10 @@ class Extraction:
     extractor: str | None = None  # which extractor produced the price ("selector", "jsonld", ...)
     evidence: str | None = None  # human-readable: which element / markup gave the answer
     error: str | None = None  # why there is no price, when there is none
+    # One word for why there is no price when a person could settle it: "ambiguous" (several
+    # amounts, none clearly the product's: the candidates are in ``evidence``).
+    detail: str | None = None
+    image: str | None = None  # the product's main image, an absolute http(s) URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,7 @@ class Check:
     error: str | None = None
     title: str | None = None
     unchanged: bool = False  # 304 Not Modified: the previous extraction was reused
+    image: str | None = None  # the product's image URL, stored on the offer by an ok check
 
     def __post_init__(self) -> None:
         # The invariant that keeps a failed scrape from ever reading as a price (or a price of 0).

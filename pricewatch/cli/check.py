@@ -3,7 +3,10 @@
 The page is a URL (fetched with the service's own fetcher, so limits, timeouts, size caps and
 classification are the ones checks get) or a saved HTML file, gzipped or not. The text
 rendering is for people; ``--json`` prints one object whose keys are a stable contract:
-price (plain decimal string), currency, in_stock, title, extractor, outcome, evidence.
+price (plain decimal string), currency, in_stock, title, image, extractor, outcome, detail
+("ambiguous" when several amounts compete), evidence, and candidates (each with price,
+currency, extractor, selector, evidence: on an ambiguous page the close rivals, else every
+candidate), where ``selector`` pins that element and can be pasted into the offer's config.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from typing import Any
 
 from pricewatch.cli.text import money, stock, table
 from pricewatch.config import HttpConfig
-from pricewatch.extract import Report, explain
+from pricewatch.extract import Candidate, Report, explain
+from pricewatch.extract.pin import unique_selector
 from pricewatch.extract.rules import compile_css, compile_regex, compile_xpath
 from pricewatch.fetch.decode import decode
 from pricewatch.models import ExtractSpec, FetchOptions, FetchResult, Outcome, Timeouts, plain
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_LISTED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +110,44 @@ def _price_text(value: Decimal | None) -> str | None:
     return None if value is None else format(plain(value), "f")
 
 
+def selector_for(c: Candidate) -> str | None:
+    """A selector that matches the candidate's element and nothing else, when it has one."""
+    el = c.element
+    if el is None:
+        return None
+    root = el
+    while root.parent is not None and root.parent.tag != "-document":
+        root = root.parent
+    return unique_selector(el, root)
+
+
+def listed(report: Report) -> tuple[Candidate, ...]:
+    """The candidates to show the user: the close rivals of an ambiguous page, else all."""
+    return report.rivals or report.candidates[:_MAX_LISTED]
+
+
 def as_json(page: Page, report: Report | None) -> dict[str, Any]:
     """The stable JSON contract of ``pricewatch check --json``."""
     if report is None:
         return {"price": None, "currency": None, "in_stock": None, "title": None,
-                "extractor": None, "outcome": page.outcome.value, "evidence": None}
+                "image": None, "extractor": None, "outcome": page.outcome.value,
+                "detail": None, "evidence": None, "candidates": []}
     r = report.result
     return {
         "price": _price_text(r.price),
         "currency": r.currency if r.price is not None else None,
         "in_stock": r.in_stock,
         "title": r.title,
+        "image": r.image,
         "extractor": r.extractor,
         "outcome": (Outcome.OK if r.price is not None else Outcome.NO_PRICE).value,
+        "detail": r.detail,
         "evidence": r.evidence,
+        "candidates": [
+            {"price": _price_text(c.price), "currency": c.currency, "extractor": c.extractor,
+             "selector": selector_for(c), "evidence": c.evidence}
+            for c in listed(report)
+        ],
     }
 
 
@@ -135,11 +164,20 @@ def render(page: Page, report: Report) -> str:
         ("price", money(r.price, r.currency)),
         ("availability", stock(r.in_stock)),
         ("title", r.title),
+        ("image", r.image),
         ("extractor", r.extractor),
-        ("evidence", r.evidence),
+        ("evidence", None if report.rivals else r.evidence),
         *([("error", r.error)] if r.error else []),
     ]))
     lines.append("")
+    if report.rivals:
+        lines.append(f"ambiguous: {len(report.rivals)} close candidates. To pin one, add its "
+                     "selector to the offer in config.yaml (selector: \"...\"):")
+        lines.append(table(["price", "cur", "conf", "selector", "evidence"], [
+            (_price_text(c.price), c.currency, f"{c.confidence:.2f}",
+             selector_for(c) or "-", c.evidence[:70]) for c in report.rivals
+        ]))
+        lines.append("")
     if report.candidates:
         winner_seen = False
         rows = []

@@ -172,12 +172,14 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
             entry["last_modified"] = p.last_modified
             if p.check.title:
                 entry["title"] = p.check.title
-    for columns in ({"etag", "last_modified", "title"}, {"etag", "last_modified"}):
-        params = [
-            {"oid": oid, **{c: values.get(c) for c in columns}}
-            for oid, values in state.items()
-            if set(values) == columns
-        ]
+            if p.check.image:
+                entry["image_url"] = p.check.image
+    # One executemany per set of columns present (an offer without a title or an image in its
+    # latest ok check keeps the stored one).
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for oid, values in state.items():
+        groups.setdefault(frozenset(values), []).append({"oid": oid, **values})
+    for columns, params in groups.items():
         if params:
             await conn.execute(
                 update(offers)

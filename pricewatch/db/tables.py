@@ -129,6 +129,7 @@ offers = Table(
     Column("url", Text, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("title", Text),  # the product's name as the shop shows it, from the last good check
+    Column("image_url", Text),  # the product's image (absolute http(s) URL), likewise
     # Validators for conditional requests; a 304 reuses the last good extraction.
     Column("etag", Text),
     Column("last_modified", Text),

@@ -61,7 +61,10 @@ _OUT = re.compile(
     r"|esgotado|indisponível|fora de estoque|sem estoque"
     r"|niedostępny|wyprzedan[ya]|brak w magazynie|brak towaru"
     r"|slutsåld|tillfälligt slut|slut i lager|ej i lager|ikke på lager|udsolgt|utsolgt"
-    r"|нет в наличии",
+    r"|нет в наличии|vyprodáno|vypredané|není skladem|nie je skladom|nedostupn[éý]"
+    r"|elfogyott|nincs készleten|nem rendelhető|stoc epuizat|indisponibil|nu (?:este )?în stoc"
+    r"|tükendi|stokta yok|在庫切れ|売り切れ|品切れ|完売|缺貨|缺货|售完|已售罄|無庫存|无库存|无货"
+    r"|품절|재고 ?없음",
     re.IGNORECASE,
 )
 _IN = re.compile(
@@ -69,7 +72,8 @@ _IN = re.compile(
     r"|auf lager|sofort lieferbar|\blieferbar\b|verfügbar|vorbestellen"
     r"|en stock|\bdisponible\b|précommande|en existencia|disponibile|in magazzino"
     r"|op voorraad|\bleverbaar\b|em estoque|\bdisponível\b|\bdostępny\b|w magazynie"
-    r"|i lager|på lager|в наличии",
+    r"|i lager|på lager|в наличии|\bskladem\b|\bskladom\b|készleten|raktáron|\bîn stoc\b"
+    r"|\bstokta\b|在庫あり|有貨|有货|現貨|现货|재고 ?있음",
     re.IGNORECASE,
 )
 _CART_TEXT = re.compile(
@@ -77,7 +81,9 @@ _CART_TEXT = re.compile(
     r"|in den warenkorb|jetzt kaufen|ajouter au panier|acheter|añadir al (?:carrito|cesta)"
     r"|comprar|aggiungi al carrello|acquista|in (?:de )?winkelwagen|bestellen"
     r"|adicionar ao carrinho|dodaj do koszyka|kup teraz|lägg i (?:varukorgen|kundvagn)|köp"
-    r"|læg i kurv|legg i handlekurv|в корзину|купить",
+    r"|læg i kurv|legg i handlekurv|в корзину|купить|do košíku|koupit|kosárba|megveszem"
+    r"|adaug[aă] [iî]n co[sș]|cump[aă]r[aă]|sepete ekle|カートに入れる|購入する|加入購物車"
+    r"|加入购物车|立即購買|立即购买|장바구니|구매하기|바로 ?구매",
     re.IGNORECASE,
 )
 
@@ -85,6 +91,9 @@ _CART_ATTR = re.compile(r"add[-_ ]?to[-_ ]?(?:cart|basket|bag)|buy[-_ ]?now|addt
 
 
 _DISABLED_CLASS = re.compile(r"\bdisabled\b|\bunavailable\b|sold-?out|out-?of-?stock")
+_SOLD_OUT_CLASS = re.compile(r"\bunavailable\b|sold-?out|out-?of-?stock")
+# Below this a signal is a doubt: a shown price and nothing clearer means in stock.
+_WEAK = 0.5
 
 
 def _disabled(el: LexborNode) -> bool:
@@ -138,6 +147,24 @@ def _attrs(el: LexborNode) -> str:
     return f"{attrs.get('id') or ''} {attrs.get('class') or ''} {attrs.get('name') or ''}"
 
 
+_CONTROL_TAGS = frozenset(["button", "input", "a"])
+
+
+def is_buy_control(el: LexborNode) -> bool:
+    """An add-to-cart / buy-now control (button, input or link), enabled or not.
+
+    Its attributes first: reading the text of a container named "buybox" would cost a walk
+    over its whole subtree."""
+    if _CART_ATTR.search(_attrs(el)):
+        return True
+    if el.tag not in _CONTROL_TAGS:
+        return False
+    attrs = el.attributes
+    text = text_of(el, 60) or attrs.get("value") or attrs.get("title") or ""
+    text = text.strip()
+    return len(text) <= 60 and bool(_CART_TEXT.search(text))
+
+
 def visible_signals(index: PageIndex) -> list[Signal]:
     """Availability evidence from the visible page (stock labels, add-to-cart controls)."""
     signals: list[Signal] = []
@@ -172,8 +199,13 @@ def visible_signals(index: PageIndex) -> list[Signal]:
             continue
         if _in_excluded_zone(el, known):
             continue
-        if _disabled(el) or _OUT.search(text):
-            signals.append(Signal(False, 0.6, f"disabled buy control <{el.tag}> {text[:40]!r}"))
+        if _OUT.search(text) or _SOLD_OUT_CLASS.search((attrs.get("class") or "").lower()):
+            signals.append(Signal(False, 0.6, f"sold-out buy control <{el.tag}> {text[:40]!r}"))
+        elif _disabled(el):
+            # Shops disable "add to cart" until a size or colour is chosen: on its own that is
+            # a doubt, not a "sold out" (it loses to a shown price; see ``conclude``).
+            signals.append(Signal(False, _WEAK - 0.1,
+                                  f"disabled buy control <{el.tag}> {text[:40]!r}"))
         else:
             signals.append(Signal(True, 0.55, f"buy control <{el.tag}> {text[:40]!r}"))
     return signals
@@ -194,3 +226,19 @@ def decide(signals: list[Signal]) -> Signal | None:
     if not signals:
         return None
     return max(signals, key=lambda s: (s.confidence, not s.in_stock))
+
+
+def conclude(
+    signals: list[Signal], *, priced: bool, stated: bool | None = None
+) -> tuple[bool | None, str | None]:
+    """(in_stock, evidence) from the page's signals and whether a price was chosen
+    (``stated``: the availability the chosen price's own markup gives)."""
+    stock = decide(signals)
+    if stock is not None and (stock.confidence >= _WEAK or not priced):
+        return stock.in_stock, stock.evidence
+    if priced:
+        # The benchmark's rule, and a shopper's reading: a product page that shows a price
+        # and nowhere says "sold out" is selling the item.
+        return (True if stated is None else stated), (
+            "assumed: a price is shown and nothing says out of stock")
+    return None, None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from selectolax.lexbor import LexborNode
+
 from pricewatch.models import Extraction
 
 
@@ -19,6 +21,11 @@ class Candidate:
     evidence: str  # human words: which element or markup
     in_stock: bool | None = None  # availability stated next to this price, if any
     role: str = "current"  # "current", "list" (was/RRP), "low" (range/aggregate low)
+    # The visible-page cues behind ``confidence`` (name, strength), for the resolver's
+    # evidence test and for refitting weights in bench/accuracy.py.
+    cues: tuple[tuple[str, float], ...] = ()
+    # The page element it was read from, for pinning it with a selector; not compared.
+    element: LexborNode | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,8 @@ class Report:
     candidates: tuple[Candidate, ...] = ()
     availability: tuple[Signal, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # When the verdict is "ambiguous": the close candidates, best first.
+    rivals: tuple[Candidate, ...] = ()
 
     def lines(self) -> list[str]:
         """A plain-text rendering for the CLI."""
@@ -73,4 +82,6 @@ class Findings:
     candidates: list[Candidate] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # product names from structured data
+    images: list[str] = field(default_factory=list)  # product image URLs from structured data
+    block: LexborNode | None = None  # the main product block, when the heuristic found one
     notes: list[str] = field(default_factory=list)

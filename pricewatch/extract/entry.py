@@ -11,6 +11,7 @@ from pricewatch.errors import ExtractionError
 from pricewatch.extract import availability, explicit
 from pricewatch.extract.candidates import Candidate, Findings, Report
 from pricewatch.extract.document import Document
+from pricewatch.extract.image import find_image
 from pricewatch.extract.resolve import resolve
 from pricewatch.extract.title import find_title
 from pricewatch.models import Extraction, ExtractSpec
@@ -25,10 +26,19 @@ def _auto_extractors() -> list[Extractor]:
     return [jsonld.extract, markup.extract, heuristic.extract]
 
 
+def _candidate_list(candidates: tuple[Candidate, ...]) -> str:
+    return "; ".join(
+        f"{c.price} {c.currency or '?'} ({c.extractor}, conf {c.confidence:.2f}: {c.evidence})"
+        for c in candidates
+    )
+
+
 def _run(doc: Document) -> Report:
     found = Findings()
     winner: Candidate | None = None
     error: str | None = None
+    detail: str | None = None
+    rivals: tuple[Candidate, ...] = ()
     auto = True
     if explicit.is_explicit(doc):
         outcome = explicit.run(doc)
@@ -44,27 +54,29 @@ def _run(doc: Document) -> Report:
     if auto:
         for extractor in _auto_extractors():
             extractor(doc, found)
-        winner, why = resolve(found.candidates, doc)
-        if winner is None and error is None:
-            error = why
-        elif winner is not None:
-            found.notes.append(f"chosen by the rule: {why}")
+        verdict = resolve(found.candidates)
+        winner = verdict.winner
+        if winner is not None:
+            found.notes.append(f"chosen by the rule: {verdict.why}")
             error = None
+        elif verdict.ambiguous:
+            error, detail, rivals = verdict.why, "ambiguous", verdict.ambiguous
+        elif error is None:
+            error = verdict.why
     root = doc.root if doc.text else None
     index = doc.index if auto else doc.facts_index
     if root is not None:
         found.signals.extend(availability.visible_signals(index))
-    stock = availability.decide(found.signals)
-    in_stock = stock.in_stock if stock is not None else None
-    stock_evidence = stock.evidence if stock is not None else None
-    if winner is not None and stock is None:
-        # The benchmark's rule, and a shopper's reading: a product page that shows a price
-        # and nowhere says "sold out" is selling the item.
-        in_stock = True if winner.in_stock is None else winner.in_stock
-        stock_evidence = "assumed: a price is shown and nothing says out of stock"
+    in_stock, stock_evidence = availability.conclude(
+        found.signals, priced=winner is not None,
+        stated=winner.in_stock if winner is not None else None)
     name = found.names[0] if found.names else None
-    title = find_title(index if root is not None else None, name)
+    page_index = index if root is not None else None
+    title = find_title(page_index, name)
+    image = find_image(page_index, doc.url, found.images, found.block)
     evidence = winner.evidence if winner is not None else None
+    if rivals:
+        evidence = f"candidates: {_candidate_list(rivals)}"
     if stock_evidence is not None and evidence is not None:
         evidence = f"{evidence}; availability: {stock_evidence}"
     result = Extraction(
@@ -75,8 +87,11 @@ def _run(doc: Document) -> Report:
         extractor=winner.extractor if winner is not None else None,
         evidence=evidence,
         error=None if winner is not None else (error or "no price found"),
+        detail=detail,
+        image=image,
     )
-    return Report(result, tuple(found.candidates), tuple(found.signals), tuple(found.notes))
+    return Report(result, tuple(found.candidates), tuple(found.signals), tuple(found.notes),
+                  rivals)
 
 
 def _page_errors() -> tuple[type[BaseException], ...]:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
+from pricewatch.extract.block import Membership, between, main_block
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
 from pricewatch.extract.index import distances
+from pricewatch.extract.labels import other_money, other_money_label
 from pricewatch.extract.money import parse_with_hints
 from pricewatch.extract.title import main_heading
 
@@ -25,7 +29,7 @@ from pricewatch.extract.title import main_heading
 _LIST_LABEL = re.compile(
     r"\b(?:old|was|list|regular|rrp|msrp|strike\w*|crossed|before|compare|original|retail"
     r"|saving|savings|save|you save|reduction|instead|uvp|statt|barr[eé]?|prix barre|previous"
-    r"|prev|base price|pvp|price from|high|max)\b"
+    r"|prev|base price|pvp|price from|high|max|orig|org)\b"
 )
 _LIST_TEXT = re.compile(
     r"\b(?:was|list|regular|rrp|msrp|retail|reg\.?|orig(?:inal)?|compare at|you save|save"
@@ -42,6 +46,13 @@ _SALE_LABEL = re.compile(
 # The shop's own words for the price being charged now.
 _CURRENT_TEXT = re.compile(
     r"^\W*(?:now|sale|our price|special|deal|jetzt|nur|maintenant|ahora|ora|nu)\b", re.I
+)
+# "Price:" in the shop's language at the start of the text.
+_PRICE_WORD = re.compile(
+    r"^\W*(?:(?:your )?price|preis|prix|precio|prezzo|prijs|pre[çc]o|cena|ár|pre[țt]"
+    r"|fiyat|hinta|pris|цена|ціна)\s*:|^\W*(?:价格|價格|售價|售价|価格|販売価格|税込価格|特價|特价"
+    r"|优惠价|가격|판매가|할인가|특가)",
+    re.I,
 )
 # Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
@@ -64,16 +75,23 @@ _BAD_TEXT = re.compile(
     re.IGNORECASE,
 )
 _THRESHOLD = re.compile(
-    r"free|gratis|gratuit|kostenlos|\b(?:over|above|orders?|ab|dès|desde|oltre|vanaf)\b\s*"
+    r"free|gratis|gratuit|kostenlos|zdarma|darmow|ingyenes|bezplatn|ücretsiz|免運|免运|包邮|包郵"
+    r"|送料無料|무료\s?배송|\b(?:over|above|orders?|ab|dès|desde|oltre|vanaf)\b\s*"
     r"(?:of\s*)?[$€£]?\s*\d",
     re.IGNORECASE,
 )
-_FROM_TEXT = re.compile(r"\b(?:from|ab|desde|à partir de|a partire da|vanaf|od)\b", re.I)
+_FROM_TEXT = re.compile(
+    r"\b(?:from|starting (?:at|from)|starts at|as low as|ab|desde|à partir de|a partire da"
+    r"|vanaf|od|de la)\b|起|から|부터", re.I
+)
 _NUMBERS = re.compile(r"\d[\d.,\s\u00a0']*")
-_CURRENCY_SIGN = re.compile(r"[$€£¥₹₽₩₺฿₫₪]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bRs\b|\blei\b", re.I)
+_CURRENCY_SIGN = re.compile(
+    r"[$€£¥₹₽₩₺฿₫₪円元원]|\b[A-Z]{3}\b|\bkr\b|zł|Kč|\bFt\b|\bRs\b|\blei\b|руб", re.I
+)
 _STRUCK = frozenset(["del", "s", "strike"])
 # Text that may hold a price, for pages with no element labelled as one.
-_MONEY_TEXT = re.compile(r"[$€£₹]|EUR|USD|zł")
+# One search per text node of the page on the text path: symbols, and codes written as such.
+_MONEY_TEXT = re.compile(r"[$€£₹¥₩₽円元원]|EUR|USD|zł|Kč|руб")
 _MAX_CANDIDATES = 250
 # The window around the product heading in which closeness counts (elements of document order).
 _AHEAD, _BEHIND = 150, 400
@@ -122,11 +140,18 @@ def _hidden_class(cls: str) -> bool:
     return False
 
 
-def is_struck(el: LexborNode) -> bool:
-    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price."""
+# "price-standard" is the regular price beside "price-sales"; a container "standard_price"
+# holds both, so the word counts only on the amount's own element.
+_OWN_LIST_LABEL = re.compile(r"\bstandard\b")
+
+
+def is_struck(el: LexborNode, *, own: bool = True) -> bool:
+    """Struck through (<del>, <s>, line-through) or labelled as a was/list/RRP price
+    (``own``: judging the amount's own element rather than a container)."""
     if el.tag in _STRUCK or "line-through" in (el.attributes.get("style") or ""):
         return True
-    return bool(_LIST_LABEL.search(words(_label(el))))
+    label = words(_label(el))
+    return bool(_LIST_LABEL.search(label) or (own and _OWN_LIST_LABEL.search(label)))
 
 
 def has_sale_label(el: LexborNode) -> bool:
@@ -211,41 +236,214 @@ def _context(el: LexborNode, zones: _Zones) -> tuple[bool, bool, str]:
         if anc is None or anc.tag in _PAGE_TOP:
             break
         labels.append(_label(anc))
-        if depth < 2 and is_struck(anc):
+        if depth < 2 and is_struck(anc, own=False):
             listed = True
         anc = anc.parent
     return listed, False, " ".join(labels)
 
 
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each cue moves a visible price's score, and why.
+
+    A score is ``base`` plus the weight of every cue the element shows, capped at ``cap``.
+    ``bench/accuracy.py`` fits the resolver's margins on training folds and reports the
+    held-out score; these weights are the defaults it starts from.
+    """
+
+    # An element labelled "price" that holds one amount is a weak witness on its own: below
+    # structured data (0.85-0.9), so markup the page confirms beats a mere page reading.
+    base: float = 0.45
+    # The shop calls it the current/sale/our price in its class or id ("price-sales").
+    current_label: float = 0.1
+    # A currency sign or code: an amount of money, not a quantity, rating or model number.
+    currency: float = 0.1
+    # The text itself says "now", "sale", "our price", "jetzt": what the shopper pays.
+    current_text: float = 0.1
+    # Right after the product heading, fading to nothing at the end of the window: product
+    # pages put the price just below the name; every extra element between them is a doubt.
+    near_heading: float = 0.2
+    # Shortly before the heading (a price block laid out above the name): weakly the item's.
+    above_heading: float = 0.05
+    # The page has a heading and the price is nowhere near it: probably another product's.
+    far_from_heading: float = -0.1
+    # Inside the container of the heading and the buy button: the product's own block.
+    main_block: float = 0.1
+    # Words of other money in its text (financing, points, membership, gift cards).
+    other_money_words: float = -0.3
+    # "from $9": the low end of a range of variants, not this item's price.
+    from_price: float = -0.1
+    # Found in text only, with no element labelled as a price: the weakest visible reading.
+    text_only: float = -0.1
+    # In a swatch / variant picker: a neighbouring variant's price, not the chosen one's.
+    variant: float = -0.15
+    # The same label shows three or more different amounts: a list of other products or
+    # offers; the item's own price element is usually the only one of its kind.
+    repeated: float = -0.15
+    # The text starts with the word "price" in the shop's language ("Cena:", "価格"): the
+    # shop labels it as the price, though not necessarily as the current one.
+    price_word: float = 0.1
+    # No reading of the page is surer than the user's own rule (1.0). A lower cap would make
+    # the best-labelled amounts tie and hide the cue that tells them apart.
+    cap: float = 1.0
+
+    def score(self, cues: tuple[tuple[str, float], ...]) -> float:
+        """The confidence of a candidate with these cues (name, strength 0..1)."""
+        total = self.base + sum(float(getattr(self, name)) * value for name, value in cues)
+        return round(min(total, self.cap), 3)
+
+
+WEIGHTS = Weights()
+_VARIANT_LABEL = re.compile(r"\b(?:swatch\w*|variants?|variations?)\b")
+_VARIANT_TAGS = frozenset(["option", "select", "optgroup"])
+_INLINE = frozenset(
+    ["span", "label", "b", "strong", "em", "i", "small", "dt", "th", "td", "dd", "p", "-text",
+     "font", "sup", "sub", "div", "li"]
+)
+_NEIGHBOUR_DEPTH = 4
+
+
+def _nearby_text(node: LexborNode | None, forward: bool) -> str:
+    """The short text of the first non-blank sibling of ``node`` in one direction."""
+    steps = 0
+    while node is not None and steps < 3:
+        steps += 1
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content or ""
+        elif tag in _INLINE:
+            text = _short_text(node)
+        else:
+            return ""
+        text = " ".join(text.split())
+        if text:
+            return text if len(text) <= 60 else ""
+        node = node.next if forward else node.prev
+    return ""
+
+
+def _short_text(node: LexborNode, limit: int = 60, max_nodes: int = 40) -> str:
+    """The text of a small element; "" for one with more than ``limit`` characters (a label
+    is short, and a big sibling is not walked to its end)."""
+    parts: list[str] = []
+    size = 0
+    for i, child in enumerate(node.traverse(include_text=True)):
+        if i > max_nodes or size > limit:
+            return ""
+        if child.tag == "-text":
+            text = child.text_content or ""
+            parts.append(text)
+            size += len(text.strip())
+    return " ".join(" ".join(parts).split())
+
+
+def _surroundings(el: LexborNode) -> tuple[str, str]:
+    """The words just before and just after an element (its siblings, else its parent's)."""
+    before = _nearby_text(el.prev, False)
+    after = _nearby_text(el.next, True)
+    parent = el.parent
+    if not before and parent is not None and parent.tag not in _PAGE_TOP:
+        before = _nearby_text(parent.prev, False)
+    if not after and parent is not None and parent.tag not in _PAGE_TOP:
+        after = _nearby_text(parent.next, True)
+    return before, after
+
+
+def other_money_of(el: LexborNode, text: str) -> str | None:
+    """Why the amount in ``el`` (showing ``text``) is not a price, or None."""
+    match = _NUMBERS.search(text)
+    if match is None:
+        return None
+    before, after = _surroundings(el)
+    return other_money(f"{before} {text[: match.start()]}", text[match.end():], after)
+
+
+_MAX_INSIDE = 24
+
+
+def _struck_inside(el: LexborNode) -> bool:
+    """Whether every digit of ``el`` is inside a struck-through / list-labelled part of it
+    (a wrapper around "<s>$979.97</s>" shows a list price, whatever its own label)."""
+    if el.child is None or (el.child.next is None and el.child.tag == "-text"):
+        return False
+    struck = False
+    for i, node in enumerate(el.traverse(include_text=True)):
+        if i > _MAX_INSIDE:
+            return False
+        if node.tag == "-text" and any(ch.isdigit() for ch in node.text_content or ""):
+            parent = node.parent
+            inside = False
+            while parent is not None and parent.mem_id != el.mem_id:
+                if is_struck(parent):
+                    inside = True
+                    break
+                parent = parent.parent
+            if not inside:
+                return False
+            struck = True
+    return struck
+
+
+def _neighbour(el: LexborNode) -> bool:
+    """Inside a link (a product tile links to its own page) or a variant picker."""
+    node: LexborNode | None = el
+    for _ in range(_NEIGHBOUR_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return False
+        tag = node.tag
+        if tag in _VARIANT_TAGS or (tag == "a" and node.attributes.get("href")):
+            return True
+        node = node.parent
+    return False
+
+
 def _score(
-    el: LexborNode, text: str, near: dict[int, int] | None, zones: _Zones
-) -> tuple[float, str] | None:
+    el: LexborNode,
+    text: str,
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    """(role, cues) of a visible amount, or None when it is not the product's price."""
     listed, zone, labels = _context(el, zones)
     if zone:
         return None
-    conf = 0.45
-    role = "list" if listed or _LIST_TEXT.search(text) else "current"
-    if _CURRENT_LABEL.search(words(labels)):
-        conf += 0.1
-    if _CURRENCY_SIGN.search(text):
-        conf += 0.1
-    if _CURRENT_TEXT.search(text):
-        conf += 0.1
     if _THRESHOLD.search(text):
         return None  # "free shipping over $50" is never the price
+    label_words = words(labels)
+    if other_money_label(label_words):
+        return None  # labelled per-unit, instalment, coupon, "you save" or shipping
+    in_block = block.inside(el)
+    if not in_block and _neighbour(el):
+        return None  # a related product's tile or another variant's option
+    cues: list[tuple[str, float]] = []
+    listed = listed or _LIST_TEXT.search(text) is not None or _struck_inside(el)
+    role = "list" if listed else "current"
+    if _CURRENT_LABEL.search(label_words):
+        cues.append(("current_label", 1.0))
+    if _CURRENCY_SIGN.search(text):
+        cues.append(("currency", 1.0))
+    if _CURRENT_TEXT.search(text):
+        cues.append(("current_text", 1.0))
+    elif _PRICE_WORD.search(text):
+        cues.append(("price_word", 1.0))
     if _BAD_TEXT.search(text):
-        conf -= 0.3
+        cues.append(("other_money_words", 1.0))
     if _FROM_TEXT.search(text):
-        conf -= 0.1
+        cues.append(("from_price", 1.0))
+    if _VARIANT_LABEL.search(label_words):
+        cues.append(("variant", 1.0))
+    if in_block:
+        cues.append(("main_block", 1.0))
     if near is not None:
         distance = near.get(el.mem_id)
         if distance is not None and distance >= 0:
-            conf += 0.2 * (1 - distance / _BEHIND)
+            cues.append(("near_heading", round(1 - distance / _BEHIND, 3)))
         elif distance is not None:
-            conf += 0.05
+            cues.append(("above_heading", 1.0))
         else:
-            conf -= 0.1
-    return min(conf, 0.9), role
+            cues.append(("far_from_heading", 1.0))
+    return role, tuple(cues)
 
 
 def _amount_text(el: LexborNode) -> str | None:
@@ -300,13 +498,19 @@ def extract(doc: Document, found: Findings) -> None:
     if root is None:
         return
     index = doc.index
-    heading_el, _ = main_heading(index)
+    heading_el, _ = main_heading(index, root)
     near = None
-    keep: frozenset[int] = frozenset()
+    window: list[LexborNode] = []
+    keep: set[int] = set()
     if heading_el is not None:
         near = distances(heading_el, before=_AHEAD, after=_BEHIND)
-        keep = frozenset(a.mem_id for a in _ancestors(heading_el))
-    zones = _Zones(keep)
+        keep = {a.mem_id for a in _ancestors(heading_el)}
+    found.block, control = main_block(index, heading_el, near)
+    if found.block is not None and control is not None:
+        # The product's own buy form is often named "cart" or "basket": not a mini-cart.
+        keep.update(a.mem_id for a in between(control, found.block))
+    zones = _Zones(frozenset(keep))
+    block = Membership(found.block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
@@ -314,6 +518,7 @@ def extract(doc: Document, found: Findings) -> None:
         source = "text"
     seen: set[int] = set()
     priced = {el.mem_id for el in elements}
+    readings: list[_Reading] = []
     for el in elements:
         if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
@@ -321,35 +526,178 @@ def extract(doc: Document, found: Findings) -> None:
         text = _amount_text(el)
         if text is None:
             continue
-        if (
-            source == "element"
-            and len(_NUMBERS.findall(text)) > 1
-            and any(d.mem_id in priced for d in _descendants(el))
-        ):
-            continue  # a wrapper around "was" and "now" prices: its parts speak for themselves
+        if _unreadable(el, text, priced if source == "element" else None):
+            continue
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
-        # Only indexed elements were ever numbered: a text owner outside the index is
-        # judged without its distance to the heading.
-        placed = near if el.mem_id in index.hits else None
-        scored = _score(el, text, placed, zones)
+        scored = _score(el, text, near, zones, block)
         if scored is None:
             continue
-        conf, role = scored
+        role, cues = scored
         if source == "text":
-            conf -= 0.1
+            cues = (*cues, ("text_only", 1.0))
+        readings.append((el, text, amount, currency, role, cues))
+    readings = _drop_other_money(readings)
+    if source == "element" and heading_el is not None and not _settled(readings, found):
+        # No element labelled as a price says anything clear: read money text just below
+        # the heading, as a person would (shops without "price" in their class names). The
+        # walk after the heading is repeated to collect its elements: this is the rare page.
+        distances(heading_el, before=0, after=_BEHIND, behind=window)
+        readings.extend(_drop_other_money(
+            _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen)))
+    found.candidates.extend(_candidates(readings, doc.hints.currency))
+
+
+def _unreadable(el: LexborNode, text: str, priced: set[int] | None) -> bool:
+    """Whether the element's text is no single price to read (``priced``: the ids of the
+    price-labelled elements, when those are what is being read)."""
+    if priced is not None and _wraps_prices(el, text, priced):
+        return True  # a wrapper around "was" and "now" prices: its parts speak for themselves
+    if _SPLIT_CENTS.search(text):
+        return True  # "271 99 Lei": cents drawn apart; 27199 or 271.99 is a guess
+    # "price__dollars" 31 / "price__cents" 57: a piece of a price.
+    return bool(_BARE_DIGITS.match(text) and _PART_LABEL.search(words(_label(el))))
+
+
+def _candidates(readings: list[_Reading], default_currency: str | None) -> list[Candidate]:
+    """The readings as candidates, with the "repeated" cue where a label repeats."""
+    repeated = _repeated_labels([(el, amount) for el, _, amount, *_ in readings])
+    out: list[Candidate] = []
+    for el, text, amount, currency, role, own in readings:
+        cues = (*own, ("repeated", 1.0)) if _label_key(el) in repeated else own
         cls = " ".join(_label(el).split())[:50]
-        found.candidates.append(
+        out.append(
             Candidate(
                 "heuristic",
                 amount,
-                currency or doc.hints.currency,
-                round(conf, 3),
+                currency or default_currency,
+                WEIGHTS.score(cues),
                 f"visible <{el.tag} {cls!r}> text {text[:50]!r}",
                 role=role,
+                cues=cues,
+                element=el,
             )
         )
+    return out
+
+
+_REPEATS = 3
+# Amounts scoring this far below the best are never the price nor a close rival under any
+# weights bench/accuracy.py tries, so the words around them are not read.
+_CHECK_SPAN = 0.25
+_Reading = tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]
+_STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
+_EVIDENCE = frozenset(["near_heading", "current_label", "current_text", "main_block"])
+_WINDOW_TEXT = 120  # elements after the heading whose own text is read for money
+
+
+def _drop_other_money(readings: list[_Reading]) -> list[_Reading]:
+    """The readings without the amounts whose surrounding words make them other money
+    (per unit, instalment, coupon, "you save", shipping...), in document order. Reading the
+    words costs a walk over siblings and a dozen patterns, so it is done best score first
+    and stops below the best kept one by ``_CHECK_SPAN``."""
+    scores = [WEIGHTS.score(r[5]) for r in readings]
+    order = sorted(range(len(readings)), key=lambda i: -scores[i])
+    dropped: set[int] = set()
+    best: float | None = None
+    for i in order:
+        score = scores[i]
+        if best is not None and score < best - _CHECK_SPAN:
+            break
+        el, text = readings[i][0], readings[i][1]
+        if other_money_of(el, text):
+            dropped.add(i)
+        elif best is None:
+            best = score
+    return [r for i, r in enumerate(readings) if i not in dropped]
+
+
+def _settled(readings: list[_Reading], found: Findings) -> bool:
+    """Whether structured data or a labelled price with evidence already speaks."""
+    if any(c.extractor in _STRUCTURED for c in found.candidates):
+        return True
+    return any(
+        role == "current" and any(name in _EVIDENCE for name, _ in cues)
+        for *_, role, cues in readings
+    )
+
+
+def _window_readings(
+    doc: Document,
+    window: list[LexborNode],
+    *,
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+    seen: set[int],
+) -> list[_Reading]:
+    """Money text owned by the first elements after the heading."""
+    out: list[_Reading] = []
+    search = _MONEY_TEXT.search
+    for el in window[:_WINDOW_TEXT]:
+        if el.mem_id in seen:
+            continue
+        child = el.child
+        own = False
+        while child is not None:
+            if child.tag == "-text" and search(child.text_content or ""):
+                own = True
+                break
+            child = child.next
+        if not own:
+            continue
+        seen.add(el.mem_id)
+        text = _amount_text(el)
+        if text is None:
+            continue
+        amount, currency = parse_with_hints(text, doc.hints)
+        if amount is None:
+            continue
+        scored = _score(el, text, near, zones, block)
+        if scored is None:
+            continue
+        role, cues = scored
+        out.append((el, text, amount, currency, role, (*cues, ("text_only", 1.0))))
+    return out
+# "12 . 99" (a price drawn in parts) is one number; "31 57" or "$15 $12" are two.
+_SPLIT_DECIMAL = re.compile(r"(\d)\s*([.,])\s*(\d)")
+_DIGIT_RUNS = re.compile(r"\d[\d.,']*")
+_TWO_NUMBERS = re.compile(r"\d\s+\S{0,4}\s*\d")
+# A last group of two digits after a space is never a thousands group ("1 299" is).
+_BARE_DIGITS = re.compile(r"^\d+$")
+# Parts of a price drawn in pieces ("a-price-whole", "Price-mantissa", "price__cents").
+_PART_LABEL = re.compile(
+    r"\b(?:dollars?|cents?|whole|fraction|decimals?|integer|int|mantissa|characteristic"
+    r"|major|minor|units?|euros?|pounds?|pence)\b"
+)
+_SPLIT_CENTS = re.compile(r"\d\s+\d{2}(?![\d.,])")
+
+
+def _label_key(el: LexborNode) -> tuple[str | None, str]:
+    return el.tag, " ".join((el.attributes.get("class") or "").split())
+
+
+def _repeated_labels(readings: list[tuple[LexborNode, Decimal]]) -> set[tuple[str | None, str]]:
+    """Labels (tag and class) shown with ``_REPEATS`` or more different amounts: a list of
+    other offers or products (tiles, a price-comparison table), not the item's own price."""
+    amounts: dict[tuple[str | None, str], set[Decimal]] = {}
+    for el, amount in readings:
+        amounts.setdefault(_label_key(el), set()).add(amount)
+    return {key for key, seen in amounts.items() if len(seen) >= _REPEATS}
+
+
+def _wraps_prices(el: LexborNode, text: str, priced: set[int]) -> bool:
+    """Whether ``el`` holds two numbers and a price-labelled part holding digits: the parts
+    are read on their own ("$ 31 57" around "31" and "57" could be 3157 or 31.57)."""
+    if _TWO_NUMBERS.search(text) is None:
+        return False  # the common case, decided by one search
+    if len(_DIGIT_RUNS.findall(_SPLIT_DECIMAL.sub(r"\1\2\3", text))) < 2:
+        return False
+    return any(
+        d.mem_id in priced and any(ch.isdigit() for ch in text_of(d, 40))
+        for d in _descendants(el)
+    )
 
 
 def _ancestors(el: LexborNode) -> list[LexborNode]:

@@ -144,12 +144,15 @@ def _uncounted_ids() -> frozenset[int]:
 _UNCOUNTED = _uncounted_ids()
 
 
-def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
+def distances(
+    anchor: LexborNode, *, before: int, after: int, behind: list[LexborNode] | None = None
+) -> dict[int, int]:
     """Signed distances, in elements of document order, from ``anchor`` to the elements less
     than ``before`` ahead of it and less than ``after`` behind it, by mem_id.
 
     The heuristic weighs a price by its closeness to the product heading; only this window
     matters, so the walk visits a few hundred nodes instead of numbering the whole page.
+    ``behind``, when given, receives the elements after the anchor in document order.
     """
     out: dict[int, int] = {anchor.mem_id: 0}
     uncounted = _UNCOUNTED
@@ -167,6 +170,8 @@ def distances(anchor: LexborNode, *, before: int, after: int) -> dict[int, int]:
             if n >= after:
                 break
             out[el.mem_id] = n
+            if behind is not None:
+                behind.append(el)
         if n >= after:
             break
         sibling = node.next

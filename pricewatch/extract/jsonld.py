@@ -145,6 +145,19 @@ def _first_str(value: Any) -> str | None:
     return None
 
 
+def _images(value: Any) -> list[str]:
+    """Image URLs of a schema.org ``image``: a URL, a list, or ImageObjects."""
+    out: list[str] = []
+    for v in _as_list(value)[:5]:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            url = v.get("url") or v.get("contentUrl") or v.get("@id")
+            if isinstance(url, str):
+                out.append(url)
+    return out
+
+
 def _ids(node: dict[str, Any]) -> set[str]:
     keys = ("sku", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "mpn", "productID")
     return {s.lstrip("0") or "0" for k in keys if (s := _first_str(node.get(k)))}
@@ -227,6 +240,19 @@ def _pinned(doc: Document, offers: list[_Offer]) -> tuple[list[_Offer], str | No
     return offers, None
 
 
+def _name_and_image(products: list[tuple[dict[str, Any], str]], found: Findings) -> None:
+    """The first product's name and images (the page's own product comes first)."""
+    for node, _kind in products:
+        name = _first_str(node.get("name"))
+        if name:
+            found.names.append(name)
+            break
+    for node, _kind in products:
+        if images := _images(node.get("image")):
+            found.images.extend(images)
+            break
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append JSON-LD product offers (and their availability) to ``found``."""
     products: list[tuple[dict[str, Any], str]] = []
@@ -238,11 +264,7 @@ def extract(doc: Document, found: Findings) -> None:
                 products.append((node, "/".join(sorted(types & _PRODUCT_TYPES))))
             elif types & _OFFER_TYPES and "price" in node:
                 loose_offers.append(node)
-    for node, _kind in products:
-        name = _first_str(node.get("name"))
-        if name:
-            found.names.append(name)
-            break
+    _name_and_image(products, found)
     offers: list[_Offer] = []
     for index, (node, kind) in enumerate(products):
         where = f"JSON-LD {kind} #{index + 1}"

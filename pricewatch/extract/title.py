@@ -12,6 +12,7 @@ from pricewatch.extract.index import PageIndex
 _MAX = 300
 _WORD = re.compile(r"\w{2,}")
 _MAX_HEADINGS = 12
+_FALLBACK_HEADINGS = "h2, [itemprop=name]"
 
 
 def _clean(value: str | None) -> str | None:
@@ -35,19 +36,30 @@ def _og_title(index: PageIndex) -> str | None:
     return None
 
 
-def main_heading(index: PageIndex) -> tuple[LexborNode | None, bool]:
+def main_heading(
+    index: PageIndex, root: LexborNode | None = None
+) -> tuple[LexborNode | None, bool]:
     """The product's <h1> and whether the page's <title>/og:title vouch for it.
 
     Pages often carry several <h1> (a promotion banner, "Reviews", "Description"); the
-    product's own is the one whose words the page title repeats.
+    product's own is the one whose words the page title repeats. A page without <h1> (given
+    its ``root``) may name the product in an <h2> or an itemprop=name element instead: one of
+    those counts only when the page title vouches for it.
     """
-    if not index.h1:
-        return None, False
+    headings = index.h1
+    fallback = False
+    if not headings:
+        if root is None:
+            return None, False
+        headings = root.css(_FALLBACK_HEADINGS)
+        fallback = True
+        if not headings:
+            return None, False
     page_title = _text(index.title) if index.title is not None else ""
     reference = " ".join(t for t in (_og_title(index), page_title) if t)
     known = set(_WORD.findall(reference.lower()))
-    best, best_score = index.h1[0], (0.0, 0)
-    for heading in index.h1[:_MAX_HEADINGS]:
+    best, best_score = headings[0], (0.0, 0)
+    for heading in headings[:_MAX_HEADINGS]:
         seen = set(_WORD.findall(_text(heading).lower()))
         if not seen:
             continue
@@ -55,7 +67,10 @@ def main_heading(index: PageIndex) -> tuple[LexborNode | None, bool]:
         score = (shared / len(seen), shared)
         if score > best_score:
             best, best_score = heading, score
-    return best, best_score[0] >= 0.5
+    vouched = best_score[0] >= 0.5
+    if fallback and not vouched:
+        return None, False
+    return best, vouched
 
 
 def find_title(index: PageIndex | None, jsonld_name: str | None = None) -> str | None:

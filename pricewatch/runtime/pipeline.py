@@ -108,7 +108,7 @@ def _to_check(
                        duration_ms=_ms(started))
     return replace(base, outcome=Outcome.OK, price=found.price, currency=found.currency,
                    in_stock=found.in_stock, title=found.title, extractor=found.extractor,
-                   duration_ms=_ms(started))
+                   image=found.image, duration_ms=_ms(started))
 
 
 def _ms(started: float) -> int:

@@ -17,7 +17,9 @@ from tests.conftest import ServeFn
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 CRAIGSLIST = FIXTURES / "pe-3d3ee8ebe156.html.gz"
 CRAIGSLIST_URL = "https://manchester.craigslist.org/app/d/salford/7235216655.html"
-KEYS = {"price", "currency", "in_stock", "title", "extractor", "outcome", "evidence"}
+KEYS = {"price", "currency", "in_stock", "title", "image", "extractor", "outcome", "detail",
+        "evidence", "candidates"}
+AMBIGUOUS = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "ambiguous.html"
 CLP_PAGE = (
     '<html><head><title>Tetera</title></head><body><h1>Tetera</h1>'
     '<span class="price">$24.990</span><button>Agregar al carro</button></body></html>'
@@ -43,6 +45,28 @@ def test_saved_file_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert (data["price"], data["currency"], data["outcome"]) == ("50", "GBP", "ok")
     assert data["extractor"] == "jsonld"
     assert data["in_stock"] is True
+
+
+def test_ambiguous_page_lists_candidates_with_pinning_selectors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An ambiguous page exits 1 with outcome no_price; each candidate's selector, used as
+    the offer's rule, gives exactly that candidate's price."""
+    url = "https://shop.example.com/p/1"
+    assert main(["check", str(AMBIGUOUS), "--url", url, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (data["outcome"], data["detail"], data["price"]) == ("no_price", "ambiguous", None)
+    assert {c["price"] for c in data["candidates"]} == {"45", "39"}
+    for candidate in data["candidates"]:
+        assert candidate["selector"]
+        assert main(["check", str(AMBIGUOUS), "--url", url, "--json",
+                     "--selector", candidate["selector"]]) == 0
+        pinned = json.loads(capsys.readouterr().out)
+        assert pinned["price"] == candidate["price"]
+    assert main(["check", str(AMBIGUOUS), "--url", url]) == 1
+    text = capsys.readouterr().out
+    assert "ambiguous: 2 close candidates" in text
+    assert "div.info > span.price" in text
 
 
 def test_saved_plain_file_with_selector_and_url_hint(

@@ -54,13 +54,27 @@ def test_visible_out_of_stock_phrases(phrase: str) -> None:
     assert extract(page, url="https://x.com", spec=ExtractSpec()).in_stock is False
 
 
-def test_disabled_add_to_cart_is_out_of_stock() -> None:
-    """A disabled add-to-cart button means the item cannot be ordered."""
+def test_sold_out_add_to_cart_is_out_of_stock() -> None:
+    """A buy button that says or is classed "sold out" means the item cannot be ordered."""
+    page = (
+        '<html><body><h1>X</h1><span class="price">$5.00</span>'
+        '<button class="add-to-cart sold-out" disabled>Add to cart</button></body></html>'
+    )
+    assert extract(page, url="https://x.com", spec=ExtractSpec()).in_stock is False
+    says = page.replace('sold-out" disabled>Add to cart', '" disabled>Sold out')
+    assert extract(says, url="https://x.com", spec=ExtractSpec()).in_stock is False
+
+
+def test_merely_disabled_add_to_cart_does_not_outweigh_a_price() -> None:
+    """Shops disable "add to cart" until a size is chosen: with a price shown and nothing
+    that says sold out the item is in stock; without a price the disabled button decides."""
     page = (
         '<html><body><h1>X</h1><span class="price">$5.00</span>'
         '<button class="add-to-cart" disabled>Add to cart</button></body></html>'
     )
-    assert extract(page, url="https://x.com", spec=ExtractSpec()).in_stock is False
+    assert extract(page, url="https://x.com", spec=ExtractSpec()).in_stock is True
+    no_price = page.replace('<span class="price">$5.00</span>', "")
+    assert extract(no_price, url="https://x.com", spec=ExtractSpec()).in_stock is False
 
 
 def test_hidden_sold_out_template_is_ignored() -> None:
@@ -76,3 +90,20 @@ def test_hidden_sold_out_template_is_ignored() -> None:
 def test_no_price_no_assumption() -> None:
     """Without a price and without signals availability stays unknown."""
     assert extract("<html><body>hi</body></html>", url="", spec=ExtractSpec()).in_stock is None
+
+
+@pytest.mark.parametrize(("label", "cart", "expected"), [
+    ("Není skladem", "Do košíku", False),
+    ("Skladem", "Do košíku", True),
+    ("品切れ", "カートに入れる", False),
+    ("在庫あり", "カートに入れる", True),
+    ("품절", "장바구니", False),
+    ("Elfogyott", "Kosárba", False),
+    ("Stoc epuizat", "Adaugă în coș", False),
+    ("缺貨", "加入購物車", False),
+])
+def test_stock_labels_in_cjk_and_cee_languages(label: str, cart: str, expected: bool) -> None:
+    """Czech, Japanese, Korean, Hungarian, Romanian and Chinese stock labels are read."""
+    page = (f'<html><body><h1>X</h1><span class="price">100</span>'
+            f'<p class="stock">{label}</p><button>{cart}</button></body></html>')
+    assert extract(page, url="https://x.example", spec=ExtractSpec()).in_stock is expected

@@ -124,7 +124,7 @@ def test_explicit_rule_reports_availability() -> None:
     """The explicit path still reports availability from the page's buy button."""
     r = extract(PAGE, url="https://x.com", spec=ExtractSpec(selector=".price"))
     assert r.in_stock is True
-    sold_out = PAGE.replace('class="add-to-cart"', 'class="add-to-cart" disabled')
+    sold_out = PAGE.replace('class="add-to-cart"', 'class="add-to-cart sold-out" disabled')
     assert (
         extract(sold_out, url="https://x.com", spec=ExtractSpec(selector=".price")).in_stock
         is False
