@@ -10,20 +10,25 @@ function takes an open connection and never commits.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Integer, Select, and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from pricewatch.db.repository import _check
 from pricewatch.db.tables import alerts, checks, offers, products
+from pricewatch.db.writer import classify
+from pricewatch.errors import StorageUnavailable
 from pricewatch.models import Check, Outcome, plain
 
 OK = Outcome.OK.value
@@ -396,3 +401,16 @@ async def product_alerts(conn: AsyncConnection, product_id: str, since: datetime
 async def product_offers(conn: AsyncConnection, product_id: str) -> list[OfferStats]:
     """The product's offers (active or not: their history stays) with their statistics."""
     return await offer_stats(conn, active_only=False, product_id=product_id)
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine, *, limit: float = 10.0
+                  ) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads, bounded in time; driver errors become ``StorageError``."""
+    try:
+        async with asyncio.timeout(limit), engine.connect() as conn:
+            yield conn
+    except TimeoutError as exc:
+        raise StorageUnavailable(f"database read took longer than {limit:.0f}s") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise classify(exc) from exc

@@ -83,6 +83,7 @@ class Daemon:
         self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
         self._slots = asyncio.Semaphore(settings.model.http.concurrency)
         self._alerts: AlertService | None = None
+        self._reload_error: str | None = None  # the last rejected reload, for the web UI
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -106,7 +107,9 @@ class Daemon:
                 runner = None
                 server = self.settings.model.server
                 if server.enabled:
-                    app = make_app(self.metrics.registry, self.readiness, self.status)
+                    app = make_app(self.metrics.registry, self.readiness, self.status,
+                                   engine=engine, reload_error=self.reload_error,
+                                   auth=server.auth)
                     runner, self.port = await serve(app, server.host, server.port)
                     log.info("serving /metrics on http://%s:%d", server.host, self.port)
                 sched = self.settings.model.schedule
@@ -315,13 +318,21 @@ class Daemon:
             except ConfigError as exc:
                 self.metrics.reload_failures.inc()
                 log.error("config reload rejected; still running the previous config:\n%s", exc)
+                self._reload_error = str(exc)
                 return False
             try:
-                return await self._apply(new)
+                applied = await self._apply(new)
             except StorageError as exc:
                 self.metrics.reload_failures.inc()
                 log.error("config reload failed (database): %s", exc)
+                self._reload_error = f"database: {exc}"
                 return False
+            self._reload_error = None
+            return applied
+
+    def reload_error(self) -> str | None:
+        """The last rejected reload's message (``file:line: ...``), None once one applies."""
+        return self._reload_error
 
     async def _apply(self, new: Settings) -> bool:
         assert self._engine is not None

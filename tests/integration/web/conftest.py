@@ -1,0 +1,126 @@
+"""A database with days of generated demo-shop history, and the web UI served over it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pricewatch.config import loads
+from pricewatch.config.schema import ServerAuthConfig
+from pricewatch.db import migrate
+from pricewatch.db.engine import create_engine
+from pricewatch.db.repository import PendingCheck, insert_checks, sync_catalog
+from pricewatch.db.tables import alerts
+from pricewatch.demo.catalog import DemoProduct, catalog
+from pricewatch.demo.history import generate
+from pricewatch.models import Check, Offer, Outcome
+from pricewatch.runtime.web import OfferStatus, make_app, serve
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+EVIL_URL = "javascript:window.__pwned=2"
+DAYS = 10
+EVERY = 1800.0  # a check every half hour: 480 per offer
+PRODUCTS = 6
+
+
+def demo_offers() -> list[tuple[Offer, DemoProduct]]:
+    """Each demo product at two stores (the second a little dearer, on another curve)."""
+    products = catalog(PRODUCTS)
+    lines = ["products:"]
+    for p in products:
+        lines += [f"  - id: {p.id}", f"    name: {p.name}", "    offers:",
+                  f"      - url: http://127.0.0.1:9{p.path}",
+                  f"      - url: http://localhost:9{p.path}"]
+    settings = loads("\n".join(lines) + "\n")
+    by_id = {p.id: p for p in products}
+    out = []
+    for offer in settings.offers():
+        product = by_id[offer.product_id]
+        if offer.store != "127.0.0.1":
+            product = replace(product, base=product.base + 7, phase=product.phase + 1.3)
+        out.append((offer, product))
+    return out
+
+
+@dataclass
+class Site:
+    base: str
+    engine: AsyncEngine
+    offers: list[tuple[Offer, DemoProduct]]
+    hostile: Offer
+    now: datetime
+    reload_error: list[str | None]
+
+
+async def fill(engine: AsyncEngine, now: datetime) -> tuple[list[tuple[Offer, DemoProduct]],
+                                                               Offer]:
+    """Migrate, write the history, and add a hostile offer and a failing check."""
+    await migrate.upgrade(engine)
+    offers = demo_offers()
+    end = now.timestamp()
+    await generate(engine, offers, start=end - DAYS * 86400, end=end, every=EVERY)
+    first = offers[0][0]
+    hostile = replace(first, product_id="hostile", product_name=f"Hostile {HOSTILE}",
+                      store="evil", url=EVIL_URL)
+    async with engine.begin() as conn:
+        ids = await sync_catalog(conn, [o for o, _ in offers] + [hostile], now)
+        await insert_checks(conn, [
+            PendingCheck(ids[hostile.key], Check(
+                hostile.key, now - timedelta(hours=1), Outcome.OK, price=Decimal("9.99"),
+                currency="USD", in_stock=True, title=HOSTILE, extractor="jsonld")),
+            PendingCheck(ids[hostile.key], Check(
+                hostile.key, now - timedelta(minutes=5), Outcome.BLOCKED, http_status=403,
+                error=f"captcha {HOSTILE}")),
+        ])
+        await conn.execute(insert(alerts).values(
+            created_at=now - timedelta(days=2), rule="below", subject=first.key,
+            product_id=first.product_id, title=f"{first.product_name} below target",
+            body="", payload=json.dumps({}), done=True))
+    return offers, hostile
+
+
+def live_status(offers: list[tuple[Offer, DemoProduct]]) -> list[OfferStatus]:
+    return [OfferStatus(key=o.key, product=o.product_name, store=o.store, url=o.url,
+                        price=None, currency=None, in_stock=None, priced_at=None,
+                        checked_at=None, outcome=None, error=None, next_check=None)
+            for o, _ in offers]
+
+
+async def start_site(engine: AsyncEngine, offers: list[tuple[Offer, DemoProduct]],
+                     hostile: Offer, now: datetime, *, auth: ServerAuthConfig | None = None
+                     ) -> tuple[Site, web.AppRunner]:
+    errors: list[str | None] = [None]
+
+    async def ready() -> tuple[bool, dict[str, str]]:
+        return True, {}
+
+    app = make_app(CollectorRegistry(), ready, lambda: live_status(offers), engine=engine,
+                   reload_error=lambda: errors[0], auth=auth)
+    runner, port = await serve(app, "127.0.0.1", 0)
+    return Site(f"http://127.0.0.1:{port}", engine, offers, hostile, now, errors), runner
+
+
+def current_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    """The web UI over a SQLite file holding ten days of demo history."""
+    engine = create_engine(f"sqlite:///{tmp_path}/web.db")
+    now = current_now()
+    offers, hostile = await fill(engine, now)
+    built, runner = await start_site(engine, offers, hostile, now)
+    yield built
+    await runner.cleanup()
+    await engine.dispose()
