@@ -13,12 +13,12 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-NAME = 'ix_checks_offer_id_outcome_currency_price_observed_at'
+NAME = 'ix_checks_history'
 
 
 def upgrade() -> None:
     with op.batch_alter_table('checks', schema=None) as batch_op:
-        batch_op.create_index(NAME, ['offer_id', 'outcome', 'currency', 'price', 'observed_at'],
+        batch_op.create_index(NAME, ['offer_id', 'outcome', 'currency', 'price', 'observed_at', 'in_stock'],
                               unique=False)
 
 

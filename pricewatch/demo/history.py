@@ -28,11 +28,15 @@ def demo_check(offer: Offer, product: DemoProduct, at: float, *, tick: float) ->
 
 
 async def generate(engine: AsyncEngine, offers: Sequence[tuple[Offer, DemoProduct]], *,
-                   start: float, end: float, every: float, tick: float = 3600.0) -> int:
+                   start: float, end: float, every: float, tick: float = 3600.0,
+                   catalog: Sequence[Offer] | None = None) -> int:
     """Write one check per ``every`` seconds in ``[start, end)`` for each offer; returns the
-    number of rows. ``tick`` is the demo prices' step (an hour moves them slowly)."""
+    number of rows. ``tick`` is the demo prices' step (an hour moves them slowly). The
+    catalogue is synced to ``catalog`` (default: these offers); offers outside it are
+    marked inactive, as a config without them would."""
+    wanted = [o for o, _ in offers] if catalog is None else list(catalog)
     async with engine.begin() as conn:
-        ids = await sync_catalog(conn, [o for o, _ in offers], datetime.now(UTC))
+        ids = await sync_catalog(conn, wanted, datetime.now(UTC))
     written = 0
     batch: list[PendingCheck] = []
     at = start

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pricewatch.db.history import AlertMark, Point, Series
 
 WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 18, 28
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 26, 28
 PALETTE = 8  # CSS classes s0..s7
 
 Scale = Callable[[float], float]

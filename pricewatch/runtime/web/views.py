@@ -131,21 +131,11 @@ def _mark_cheapest(offers: Sequence[OfferView]) -> None:
 
 
 def _from_stats(s: h.OfferStats, live: OfferStatus | None) -> OfferView:
-    view = OfferView(key=s.key, store=s.store, url=s.url, title=s.title, low=s.low, high=s.high,
-                     offer_id=s.id)
-    _apply_check(view, s.last, s.priced)
-    if live is not None:
-        view.next_check = live.next_check
-    return view
-
-
-def _apply_check(view: OfferView, last: Check | None, priced: Check | None) -> None:
-    if priced is not None:
-        view.price, view.currency, view.in_stock = priced.price, priced.currency, priced.in_stock
-        view.priced_at = priced.observed_at
-    if last is not None:
-        view.checked_at, view.outcome, view.error = last.observed_at, last.outcome.value, last.error
-        view.http_status = last.http_status
+    return OfferView(key=s.key, store=s.store, url=s.url, title=s.title, price=s.price,
+                     currency=s.currency, in_stock=s.in_stock, priced_at=s.priced_at,
+                     checked_at=s.checked_at, outcome=s.outcome, error=s.error,
+                     http_status=s.http_status, low=s.low, high=s.high,
+                     next_check=None if live is None else live.next_check, offer_id=s.id)
 
 
 def from_status(rows: Sequence[OfferStatus]) -> list[ProductView]:
@@ -178,23 +168,14 @@ async def products(conn: AsyncConnection, live: Sequence[OfferStatus]) -> list[P
 
 async def add_details(conn: AsyncConnection, page: Sequence[ProductView], now: datetime) -> None:
     """Fill the change, 30-day, lowest/highest times and sparkline of the shown offers."""
-    wanted = {o.offer_id: o for p in page for o in p.offers if o.offer_id is not None}
-    stats = [h.OfferStats(oid, o.key, "", "", o.store, o.url, o.title, None,
-                          _priced(o), o.low, o.high)
-             for oid, o in wanted.items() if o.price is not None]
-    details = await h.offer_details(conn, stats, now)
+    wanted = {o.offer_id: o for p in page for o in p.offers
+              if o.offer_id is not None and o.price is not None}
+    details = await h.offer_details(conn, list(wanted), now)
     for oid, d in details.items():
         view = wanted[oid]
         view.low_at, view.high_at = d.low_at, d.high_at
         view.previous, view.ago_30d = d.previous, d.ago_30d
         view.spark = chart.sparkline(d.spark)
-
-
-def _priced(o: OfferView) -> Check | None:
-    if o.price is None or o.priced_at is None:
-        return None
-    return Check(o.key, o.priced_at, Outcome.OK, price=o.price, currency=o.currency,
-                 in_stock=o.in_stock)
 
 
 @dataclass

@@ -62,9 +62,10 @@ class Site:
     reload_error: list[str | None]
 
 
-async def fill(engine: AsyncEngine, now: datetime) -> tuple[list[tuple[Offer, DemoProduct]],
-                                                               Offer]:
-    """Migrate, write the history, and add a hostile offer and a failing check."""
+async def fill(engine: AsyncEngine, now: datetime, *, hostile_offer: bool = True
+               ) -> tuple[list[tuple[Offer, DemoProduct]], Offer]:
+    """Migrate, write the history, and add a hostile offer (or, for the screenshots, a plain
+    one) whose newest check was blocked, and an alert."""
     await migrate.upgrade(engine)
     offers = demo_offers()
     end = now.timestamp()
@@ -72,15 +73,20 @@ async def fill(engine: AsyncEngine, now: datetime) -> tuple[list[tuple[Offer, De
     first = offers[0][0]
     hostile = replace(first, product_id="hostile", product_name=f"Hostile {HOSTILE}",
                       store="evil", url=EVIL_URL)
+    title, error = HOSTILE, f"captcha {HOSTILE}"
+    if not hostile_offer:
+        hostile = replace(first, product_id="travel-mug", product_name="Travel Mug",
+                          store="shop.example", url="https://shop.example/travel-mug")
+        title, error = "Travel Mug 450 ml", "bot wall: captcha page"
     async with engine.begin() as conn:
         ids = await sync_catalog(conn, [o for o, _ in offers] + [hostile], now)
         await insert_checks(conn, [
             PendingCheck(ids[hostile.key], Check(
                 hostile.key, now - timedelta(hours=1), Outcome.OK, price=Decimal("9.99"),
-                currency="USD", in_stock=True, title=HOSTILE, extractor="jsonld")),
+                currency="USD", in_stock=True, title=title, extractor="jsonld")),
             PendingCheck(ids[hostile.key], Check(
                 hostile.key, now - timedelta(minutes=5), Outcome.BLOCKED, http_status=403,
-                error=f"captcha {HOSTILE}")),
+                error=error)),
         ])
         await conn.execute(insert(alerts).values(
             created_at=now - timedelta(days=2), rule="below", subject=first.key,

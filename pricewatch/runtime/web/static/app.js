@@ -3,7 +3,8 @@
 "use strict";
 
 function localTimes(root) {
-  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const fmt = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   for (const el of root.querySelectorAll("time[datetime]")) {
     const when = new Date(el.getAttribute("datetime"));
