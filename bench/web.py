@@ -37,7 +37,7 @@ from pricewatch.db.engine import create_engine
 from pricewatch.demo.catalog import DemoProduct, catalog
 from pricewatch.demo.history import generate
 from pricewatch.models import Offer
-from pricewatch.runtime.web import make_app, serve
+from pricewatch.runtime.web import OfferStatus, make_app, serve
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DB = "pricewatch_bench_web"
@@ -94,8 +94,17 @@ async def measure(engine: AsyncEngine, runs: int) -> dict[str, tuple[float, floa
     async def ready() -> tuple[bool, dict[str, str]]:
         return True, {}
 
-    runner, port = await serve(make_app(CollectorRegistry(), ready, engine=engine),
-                               "127.0.0.1", 0)
+    # The daemon serves the UI with its memory of every offer's newest check, read from the
+    # database at start-up; so does the bench.
+    async with engine.connect() as conn:
+        memory = [OfferStatus(key=s.key, product=s.product_name, store=s.store, url=s.url,
+                              price=None if s.price is None else str(s.price),
+                              currency=s.currency, in_stock=s.in_stock, priced_at=s.priced_at,
+                              checked_at=s.checked_at, outcome=s.outcome, error=s.error,
+                              next_check=None)
+                  for s in await h.offer_stats(conn)]
+    runner, port = await serve(make_app(CollectorRegistry(), ready, lambda: memory,
+                                        engine=engine), "127.0.0.1", 0)
     base = f"http://127.0.0.1:{port}"
     out: dict[str, tuple[float, float]] = {}
     try:
@@ -108,6 +117,7 @@ async def measure(engine: AsyncEngine, runs: int) -> dict[str, tuple[float, floa
                 return call
 
             for name, path in [("overview /", "/"),
+                               ("overview sorted by lowest", "/?sort=low"),
                                ("product page (all)", f"/products/{BIG}"),
                                ("product page (30d)", f"/products/{BIG}?range=30d"),
                                ("history API 1000 pts", f"/api/products/{BIG}/history")]:

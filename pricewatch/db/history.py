@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, func, select
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, func, select, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
@@ -50,6 +50,14 @@ def _epoch_sqlite(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(epoch, "postgresql")
 def _epoch_pg(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
     return f"extract(epoch from {compiler.process(element.clauses, **kw)})"
+
+
+def _bucket(start_s: float, width: float, buckets: int) -> Any:
+    """The time bucket of a check: 0 .. buckets-1 from ``start_s`` (epoch seconds). A
+    millisecond of slack and the clamp keep the first and the last check inside the grid:
+    SQLite's julianday() is a double, a few microseconds off the exact time."""
+    raw = func.floor((epoch(checks.c.observed_at) - start_s + 0.001) / width).cast(Integer)
+    return case((raw < 0, 0), (raw >= buckets, buckets - 1), else_=raw)
 
 
 def _price(value: Any) -> Decimal | None:
@@ -103,8 +111,28 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
     """Every (active) offer with its newest check, newest good check and lowest and highest
     price ever: one statement of correlated index look-ups, so it costs per offer, not per
     stored check. Only the columns the overview shows are read (it reads every offer)."""
-    last = checks.alias("last")
-    priced = checks.alias("priced")
+    last: Any
+    priced: Any
+    if conn.dialect.name == "postgresql":
+        # LATERAL: PostgreSQL planned a join on a correlated id as a hash join over every
+        # stored check; a lateral LIMIT 1 is one backward index walk per offer.
+        last = (select(checks.c.id, checks.c.observed_at, checks.c.outcome, checks.c.error,
+                       checks.c.http_status).where(checks.c.offer_id == offers.c.id)
+                .order_by(checks.c.observed_at.desc(), checks.c.id.desc()).limit(1)
+                .lateral("last"))
+        priced = (select(checks.c.id, checks.c.observed_at, checks.c.price, checks.c.currency,
+                         checks.c.in_stock)
+                  .where(checks.c.offer_id == offers.c.id, checks.c.outcome == OK)
+                  .order_by(checks.c.observed_at.desc(), checks.c.id.desc()).limit(1)
+                  .lateral("priced"))
+        joined = (offers.join(products, products.c.id == offers.c.product_id)
+                  .outerjoin(last, true()).outerjoin(priced, true()))
+    else:
+        last = checks.alias("last")
+        priced = checks.alias("priced")
+        joined = (offers.join(products, products.c.id == offers.c.product_id)
+                  .outerjoin(last, last.c.id == _newest_id(ok=False))
+                  .outerjoin(priced, priced.c.id == _newest_id(ok=True)))
     lows, highs = checks.alias("lows"), checks.alias("highs")
     low = select(func.min(lows.c.price)).where(*_good(lows, priced)).scalar_subquery()
     high = select(func.max(highs.c.price)).where(*_good(highs, priced)).scalar_subquery()
@@ -114,9 +142,7 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
                last.c.observed_at.label("checked_at"), last.c.outcome, last.c.error,
                last.c.http_status, priced.c.observed_at.label("priced_at"), priced.c.price,
                priced.c.currency, priced.c.in_stock, low.label("low"), high.label("high"))
-        .join(products, products.c.id == offers.c.product_id)
-        .outerjoin(last, last.c.id == _newest_id(ok=False))
-        .outerjoin(priced, priced.c.id == _newest_id(ok=True))
+        .select_from(joined)
         .order_by(products.c.name, offers.c.product_id, offers.c.store)
     )
     if active_only:
@@ -132,10 +158,41 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
             in (await conn.execute(query)).all()]
 
 
+async def offer_catalog(conn: AsyncConnection) -> list[OfferStats]:
+    """Every active offer without its checks (the daemon knows its newest ones): names,
+    store, URL and the shop's title."""
+    query = (select(offers.c.id, offers.c.key, offers.c.product_id, products.c.name,
+                    offers.c.store, offers.c.url, offers.c.title)
+             .join(products, products.c.id == offers.c.product_id)
+             .where(offers.c.active.is_(True))
+             .order_by(products.c.name, offers.c.product_id, offers.c.store))
+    return [OfferStats(oid, key, pid, name, store, url, title)
+            for oid, key, pid, name, store, url, title in (await conn.execute(query)).all()]
+
+
+async def extremes(conn: AsyncConnection, offer_ids: Sequence[int] | None = None
+                   ) -> dict[int, tuple[Decimal | None, Decimal | None]]:
+    """``offer id -> (lowest, highest)`` good price ever, in the newest price's currency, of
+    these (or all active) offers: two index seeks each."""
+    priced = checks.alias("priced")
+    lows, highs = checks.alias("lows"), checks.alias("highs")
+    low = select(func.min(lows.c.price)).where(*_good(lows, priced)).scalar_subquery()
+    high = select(func.max(highs.c.price)).where(*_good(highs, priced)).scalar_subquery()
+    query = (select(offers.c.id, low, high)
+             .join(priced, priced.c.id == _newest_id(ok=True)))
+    if offer_ids is None:
+        query = query.where(offers.c.active.is_(True))
+    else:
+        query = query.where(offers.c.id.in_(list(offer_ids)))
+    return {oid: (_price(lo), _price(hi)) for oid, lo, hi in (await conn.execute(query)).all()}
+
+
 @dataclass(frozen=True, slots=True)
 class OfferDetail:
-    """What the overview shows for an offer on the current page beyond ``OfferStats``."""
+    """What the overview shows for an offer on the current page beyond its newest check."""
 
+    low: Decimal | None  # lowest/highest ok price ever, in the newest price's currency
+    high: Decimal | None
     low_at: datetime | None  # when the lowest/highest price was last seen
     high_at: datetime | None
     previous: Decimal | None  # the last different price before the current one
@@ -168,7 +225,7 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
                .correlate(offers).scalar_subquery())
     query = (
         select(
-            offers.c.id,
+            offers.c.id, low.label("low"), high.label("high"),
             select(func.max(lo_at.c.observed_at)).where(*_good(lo_at, priced),
                                                         lo_at.c.price == low)
             .scalar_subquery().label("low_at"),
@@ -188,7 +245,8 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
     )
     found = {r.id: r for r in (await conn.execute(query)).all()}
     sparks = await _sparks(conn, list(found), month, now, spark_points)
-    return {oid: OfferDetail(r.low_at, r.high_at, _price(r.previous), _price(r.ago),
+    return {oid: OfferDetail(_price(r.low), _price(r.high), r.low_at, r.high_at,
+                             _price(r.previous), _price(r.ago),
                              sparks.get(oid, ()))
             for oid, r in found.items()}
 
@@ -202,7 +260,7 @@ async def _sparks(conn: AsyncConnection, offer_ids: list[int], since: datetime, 
     buckets = max(1, points // 4)
     start_s = since.timestamp()
     width = max((until.timestamp() - start_s) / buckets, 1e-3)
-    bucket = func.floor((epoch(checks.c.observed_at) - start_s) / width).cast(Integer)
+    bucket = _bucket(start_s, width, buckets)
     priced = checks.alias("priced")
     currency = (select(priced.c.currency).where(priced.c.id == _newest_id(ok=True))
                 .scalar_subquery())
@@ -297,11 +355,27 @@ async def downsampled(conn: AsyncConnection, offer_ids: Sequence[int], since: da
             for currency in await _currencies(conn, oid):
                 one = await _buckets(conn, oid, currency, since, until, start=start, end=end,
                                      buckets=max(1, max_points // 4))
+                if one is not None and one.checks <= max_points:
+                    one = await _raw_series(conn, oid, currency, since, until)
                 if one is not None:
                     out.append(one)
     order = {oid: i for i, oid in enumerate(offer_ids)}
     out.sort(key=lambda s: (order[s.offer_id], s.currency))
     return out
+
+
+async def _raw_series(conn: AsyncConnection, oid: int, currency: str, since: datetime | None,
+                      until: datetime | None) -> Series | None:
+    """A small series in one currency of a big offer, check by check."""
+    rows = (await conn.execute(
+        select(checks.c.observed_at, checks.c.price, checks.c.in_stock)
+        .where(*_in_range([oid], since, until), checks.c.currency == currency)
+        .order_by(checks.c.observed_at, checks.c.id))).all()
+    points = tuple(Point(r.observed_at, plain(Decimal(r.price)), r.in_stock) for r in rows)
+    if not points:
+        return None
+    return Series(oid, currency, points, len(points), min(p.price for p in points),
+                  max(p.price for p in points))
 
 
 async def _currencies(conn: AsyncConnection, oid: int) -> list[str]:
@@ -323,7 +397,7 @@ async def _buckets(conn: AsyncConnection, oid: int, currency: str, since: dateti
                    ) -> Series | None:
     start_s = start.timestamp()
     width = max((end.timestamp() - start_s) / buckets, 1e-3)
-    bucket = func.floor((epoch(checks.c.observed_at) - start_s) / width).cast(Integer)
+    bucket = _bucket(start_s, width, buckets)
     # Out-of-stock good checks in the bucket: the chart shades the bucket if any.
     sold_out = func.sum((checks.c.in_stock.is_(False)).cast(Integer))
     # One offer and currency per statement: grouping by the bucket alone was twice as fast

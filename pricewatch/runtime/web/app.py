@@ -217,7 +217,8 @@ class _UI:
         db_error = None
         try:
             async with h.reading(self._require_engine()) as conn:
-                everything = await views.products(conn, self.live())
+                everything = await views.products(conn, self.live(),
+                                                  extremes=f.sort in ("low", "high"))
                 page, total = views.select_page(everything, f)
                 await views.add_details(conn, page, now)
         except StorageError as exc:
@@ -325,7 +326,8 @@ class _UI:
         f = views.Filters(q=request.query.get("q", ""), per=10**9)
 
         async def work(conn: Any) -> Any:
-            page, _ = views.select_page(await views.products(conn, self.live()), f)
+            everything = await views.products(conn, self.live(), extremes=True)
+            page, _ = views.select_page(everything, f)
             return {"products": [api.product_json(p) for p in page]}
         return await self._api(work)
 

@@ -154,25 +154,51 @@ def from_status(rows: Sequence[OfferStatus]) -> list[ProductView]:
     return list(products.values())
 
 
-async def products(conn: AsyncConnection, live: Sequence[OfferStatus]) -> list[ProductView]:
-    """Every active product with its offers' statistics (no per-page details yet)."""
-    by_key = {row.key: row for row in live}
+async def products(conn: AsyncConnection, live: Sequence[OfferStatus], *,
+                   extremes: bool = False) -> list[ProductView]:
+    """Every active product with its offers' current state (no per-page details yet). With
+    the daemon's memory (``live``), the newest check and price come from there (fresher
+    than the database, and free); the database gives names, titles and the history. With
+    ``extremes``, every offer's lowest and highest price too (else only the page's)."""
     out: dict[str, ProductView] = {}
-    for s in await h.offer_stats(conn):
-        product = out.setdefault(s.product_id, ProductView(s.product_id, s.product_name))
-        product.offers.append(_from_stats(s, by_key.get(s.key)))
+    if live:
+        by_key = {row.key: row for row in live}
+        for s in await h.offer_catalog(conn):
+            product = out.setdefault(s.product_id, ProductView(s.product_id, s.product_name))
+            product.offers.append(_from_live(s, by_key.get(s.key)))
+        if extremes:
+            found = await h.extremes(conn)
+            for product in out.values():
+                for offer in product.offers:
+                    if offer.offer_id in found:
+                        offer.low, offer.high = found[offer.offer_id]
+    else:
+        for s in await h.offer_stats(conn):
+            product = out.setdefault(s.product_id, ProductView(s.product_id, s.product_name))
+            product.offers.append(_from_stats(s, None))
     for product in out.values():
         _mark_cheapest(product.offers)
     return list(out.values())
 
 
+def _from_live(s: h.OfferStats, row: OfferStatus | None) -> OfferView:
+    view = OfferView(key=s.key, store=s.store, url=s.url, title=s.title, offer_id=s.id)
+    if row is not None:
+        view.price = None if row.price is None else Decimal(row.price)
+        view.currency, view.in_stock, view.priced_at = row.currency, row.in_stock, row.priced_at
+        view.checked_at, view.outcome, view.error = row.checked_at, row.outcome, row.error
+        view.next_check = row.next_check
+    return view
+
+
 async def add_details(conn: AsyncConnection, page: Sequence[ProductView], now: datetime) -> None:
-    """Fill the change, 30-day, lowest/highest times and sparkline of the shown offers."""
+    """Fill the change, 30-day, lowest/highest (and when) and sparkline of the shown offers."""
     wanted = {o.offer_id: o for p in page for o in p.offers
               if o.offer_id is not None and o.price is not None}
     details = await h.offer_details(conn, list(wanted), now)
     for oid, d in details.items():
         view = wanted[oid]
+        view.low, view.high = d.low, d.high
         view.low_at, view.high_at = d.low_at, d.high_at
         view.previous, view.ago_30d = d.previous, d.ago_30d
         view.spark = chart.sparkline(d.spark)

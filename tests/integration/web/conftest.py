@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.config import loads
 from pricewatch.config.schema import ServerAuthConfig
+from pricewatch.db import history as h
 from pricewatch.db import migrate
 from pricewatch.db.engine import create_engine
 from pricewatch.db.repository import PendingCheck, insert_checks, sync_catalog
@@ -95,23 +96,37 @@ async def fill(engine: AsyncEngine, now: datetime, *, hostile_offer: bool = True
     return offers, hostile
 
 
-def live_status(offers: list[tuple[Offer, DemoProduct]]) -> list[OfferStatus]:
-    return [OfferStatus(key=o.key, product=o.product_name, store=o.store, url=o.url,
-                        price=None, currency=None, in_stock=None, priced_at=None,
-                        checked_at=None, outcome=None, error=None, next_check=None)
-            for o, _ in offers]
+async def live_status(engine: AsyncEngine) -> list[OfferStatus]:
+    """What the daemon holds in memory after start-up: each offer's newest check and price,
+    read from the database as the daemon's start-up does."""
+    async with engine.connect() as conn:
+        stats = await h.offer_stats(conn)
+    return [OfferStatus(key=s.key, product=s.product_name, store=s.store, url=s.url,
+                        price=None if s.price is None else str(s.price), currency=s.currency,
+                        in_stock=s.in_stock, priced_at=s.priced_at, checked_at=s.checked_at,
+                        outcome=s.outcome, error=s.error, next_check=None)
+            for s in stats]
 
 
 async def start_site(engine: AsyncEngine, offers: list[tuple[Offer, DemoProduct]],
-                     hostile: Offer, now: datetime, *, auth: ServerAuthConfig | None = None
-                     ) -> tuple[Site, web.AppRunner]:
+                     hostile: Offer, now: datetime, *, auth: ServerAuthConfig | None = None,
+                     live: bool = True) -> tuple[Site, web.AppRunner]:
+    """Serve the UI over ``engine``; ``live``: with a daemon's memory of the newest checks
+    (else the pages read them from the database)."""
     errors: list[str | None] = [None]
+    try:
+        memory = await live_status(engine) if live else None
+    except Exception:  # the database is down: the daemon would still know its offers
+        memory = [OfferStatus(key=o.key, product=o.product_name, store=o.store, url=o.url,
+                              price=None, currency=None, in_stock=None, priced_at=None,
+                              checked_at=None, outcome=None, error=None, next_check=None)
+                  for o, _ in offers]
 
     async def ready() -> tuple[bool, dict[str, str]]:
         return True, {}
 
-    app = make_app(CollectorRegistry(), ready, lambda: live_status(offers), engine=engine,
-                   reload_error=lambda: errors[0], auth=auth)
+    app = make_app(CollectorRegistry(), ready, None if memory is None else lambda: memory,
+                   engine=engine, reload_error=lambda: errors[0], auth=auth)
     runner, port = await serve(app, "127.0.0.1", 0)
     return Site(f"http://127.0.0.1:{port}", engine, offers, hostile, now, errors), runner
 

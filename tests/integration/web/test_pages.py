@@ -44,6 +44,24 @@ def newest_prices(db: Path) -> dict[str, str]:
 async def test_overview_lists_every_product_with_headers(site: Site) -> None:
     """The overview has every product, each store's newest price, the cheapest marked, the
     failing offer under "needs attention", and the security headers."""
+    await overview_lists_every_product(site)
+
+
+async def test_overview_without_daemon_memory(tmp_path: Path) -> None:
+    """Served without the daemon's memory, the overview reads the newest checks from the
+    database and shows the same."""
+    engine = create_engine(f"sqlite:///{tmp_path}/db-only.db")
+    now = current_now()
+    offers, hostile = await fill(engine, now)
+    site, runner = await start_site(engine, offers, hostile, now, live=False)
+    try:
+        await overview_lists_every_product(site)
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+async def overview_lists_every_product(site: Site) -> None:
     status, headers, page = await get(site.base + "/")
     assert status == 200
     assert "script-src 'self'" in headers["Content-Security-Policy"]
@@ -285,8 +303,11 @@ async def test_postgres_matches_sqlite(tmp_path: Path, postgres_url: str) -> Non
             async with aiohttp.ClientSession() as s:
                 async with s.get(site.base + "/api/products") as r:
                     products = await r.json()
+                # An explicit, unaligned until: the bucket grid is the same on both and no
+                # check sits on a bucket edge.
+                until = (now - timedelta(seconds=417)).isoformat()
                 async with s.get(f"{site.base}/api/offers/{key}/history",
-                                 params={"max_points": "60"}) as r:
+                                 params={"max_points": "60", "until": until}) as r:
                     series = await r.json()
             status, _, _page = await get(site.base + f"/products/{offers[0][0].product_id}")
             assert status == 200
