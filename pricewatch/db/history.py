@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, func, select, true
+from sqlalchemy import ColumnElement, Float, Integer, and_, func, select, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
@@ -52,12 +52,13 @@ def _epoch_pg(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
     return f"extract(epoch from {compiler.process(element.clauses, **kw)})"
 
 
-def _bucket(start_s: float, width: float, buckets: int) -> Any:
-    """The time bucket of a check: 0 .. buckets-1 from ``start_s`` (epoch seconds). A
-    millisecond of slack and the clamp keep the first and the last check inside the grid:
-    SQLite's julianday() is a double, a few microseconds off the exact time."""
-    raw = func.floor((epoch(checks.c.observed_at) - start_s + 0.001) / width).cast(Integer)
-    return case((raw < 0, 0), (raw >= buckets, buckets - 1), else_=raw)
+def _bucket(start: datetime, end: datetime, buckets: int) -> Any:
+    """The time bucket (0 .. buckets-1) of a check between ``start`` and ``end``. Two
+    milliseconds of slack keep the first and the last check inside the grid: SQLite's
+    julianday() is a double, some microseconds off the exact time."""
+    start_s = start.timestamp() - 0.001
+    width = max((end.timestamp() + 0.001 - start_s) / buckets, 1e-3)
+    return func.floor((epoch(checks.c.observed_at) - start_s) / width).cast(Integer)
 
 
 def _price(value: Any) -> Decimal | None:
@@ -257,10 +258,7 @@ async def _sparks(conn: AsyncConnection, offer_ids: list[int], since: datetime, 
     of a few time buckets, for all the offers in one statement."""
     if not offer_ids:
         return {}
-    buckets = max(1, points // 4)
-    start_s = since.timestamp()
-    width = max((until.timestamp() - start_s) / buckets, 1e-3)
-    bucket = _bucket(start_s, width, buckets)
+    bucket = _bucket(since, until, max(1, points // 4))
     priced = checks.alias("priced")
     currency = (select(priced.c.currency).where(priced.c.id == _newest_id(ok=True))
                 .scalar_subquery())
@@ -272,15 +270,14 @@ async def _sparks(conn: AsyncConnection, offer_ids: list[int], since: datetime, 
                      func.sum((checks.c.in_stock.is_(False)).cast(Integer)).label("oos"))
               .join(offers, offers.c.id == checks.c.offer_id)
               .where(*_in_range(offer_ids, since, until), checks.c.currency == currency)
-              .group_by(checks.c.offer_id, bucket).subquery())
-    first, last = checks.alias("f"), checks.alias("l")
-    query = (select(groups, first.c.price.label("p0"), last.c.price.label("p1"))
-             .join(first, first.c.id == groups.c.i0).join(last, last.c.id == groups.c.i1)
-             .order_by(groups.c.oid, groups.c.b))
+              .group_by(checks.c.offer_id, bucket).order_by(checks.c.offer_id, bucket))
+    rows = (await conn.execute(groups)).all()
+    prices = await _prices_by_id(conn, [i for r in rows for i in (r.i0, r.i1)])
     out: dict[int, list[Point]] = {}
-    for row in (await conn.execute(query)).all():
-        out.setdefault(row.oid, []).extend(
-            _bucket_points(row, plain(Decimal(row.lo)), plain(Decimal(row.hi))))
+    for row in rows:
+        out.setdefault(row.oid, []).extend(_bucket_points(
+            row, plain(Decimal(row.lo)), plain(Decimal(row.hi)), prices[row.i0],
+            prices[row.i1]))
     return {oid: tuple(p) for oid, p in out.items()}
 
 
@@ -395,9 +392,7 @@ async def _currencies(conn: AsyncConnection, oid: int) -> list[str]:
 async def _buckets(conn: AsyncConnection, oid: int, currency: str, since: datetime | None,
                    until: datetime | None, *, start: datetime, end: datetime, buckets: int
                    ) -> Series | None:
-    start_s = start.timestamp()
-    width = max((end.timestamp() - start_s) / buckets, 1e-3)
-    bucket = _bucket(start_s, width, buckets)
+    bucket = _bucket(start, end, buckets)
     # Out-of-stock good checks in the bucket: the chart shades the bucket if any.
     sold_out = func.sum((checks.c.in_stock.is_(False)).cast(Integer))
     # One offer and currency per statement: grouping by the bucket alone was twice as fast
@@ -411,31 +406,40 @@ async def _buckets(conn: AsyncConnection, oid: int, currency: str, since: dateti
                      # look-up by time let SQLite pick the wrong index and scan per bucket).
                      func.min(checks.c.id).label("i0"), func.max(checks.c.id).label("i1"))
               .where(*_in_range([oid], since, until), checks.c.currency == currency)
-              .group_by(bucket).subquery())
-    first = checks.alias("f")
-    last = checks.alias("l")
-    query: Select[Any] = (
-        select(groups, first.c.price.label("p0"), last.c.price.label("p1"))
-        .join(first, first.c.id == groups.c.i0).join(last, last.c.id == groups.c.i1)
-        .order_by(groups.c.b)
-    )
+              .group_by(bucket).order_by(bucket))
+    rows = (await conn.execute(groups)).all()
+    prices = await _prices_by_id(conn, [i for r in rows for i in (r.i0, r.i1)])
     points: list[Point] = []
     count, low, high = 0, None, None
-    for row in (await conn.execute(query)).all():
+    for row in rows:
         lo, hi = plain(Decimal(row.lo)), plain(Decimal(row.hi))
         count += row.n
         low = lo if low is None else min(low, lo)
         high = hi if high is None else max(high, hi)
-        points.extend(_bucket_points(row, lo, hi))
+        points.extend(_bucket_points(row, lo, hi, prices[row.i0], prices[row.i1]))
     if low is None or high is None:
         return None
     return Series(oid, currency, tuple(points), count, low, high)
 
 
-def _bucket_points(row: Any, lo: Decimal, hi: Decimal) -> list[Point]:
+async def _prices_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, Decimal]:
+    """The prices of these checks, by primary key. A separate statement, not a join: the
+    planner cannot guess how few buckets a GROUP BY gives, and PostgreSQL joined them to
+    the whole checks table by hash."""
+    out: dict[int, Decimal] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 5000):  # asyncpg's bind-parameter limit is 32,767
+        chunk = unique[start:start + 5000]
+        for cid, price in (await conn.execute(
+                select(checks.c.id, checks.c.price).where(checks.c.id.in_(chunk)))).all():
+            out[cid] = plain(Decimal(price))
+    return out
+
+
+def _bucket_points(row: Any, lo: Decimal, hi: Decimal, p0: Decimal, p1: Decimal
+                   ) -> list[Point]:
     stock = None if row.oos is None else not row.oos
     t0, t1 = row.t0, row.t1
-    p0, p1 = plain(Decimal(row.p0)), plain(Decimal(row.p1))
     inner = [p for p in (lo, hi) if p not in (p0, p1)]
     # The extreme nearer the entry price first: the line takes the shorter way.
     inner.sort(key=lambda p: abs(p - p0))
@@ -532,3 +536,17 @@ async def reading(engine: AsyncEngine, *, limit: float = 10.0
         raise StorageUnavailable(f"database read took longer than {limit:.0f}s") from exc
     except (SQLAlchemyError, OSError) as exc:
         raise classify(exc) from exc
+
+
+async def recent_checks(conn: AsyncConnection, offer_ids: Sequence[int], keys: dict[int, str],
+                        *, limit: int = 50) -> list[tuple[int, Check]]:
+    """The newest ``limit`` checks of each offer (all outcomes), newest first: a backward
+    walk on ``(offer_id, observed_at)`` per offer."""
+    out: list[tuple[int, Check]] = []
+    for oid in offer_ids:
+        rows = (await conn.execute(
+            select(checks).where(checks.c.offer_id == oid)
+            .order_by(checks.c.observed_at.desc(), checks.c.id.desc()).limit(limit))).all()
+        out.extend((oid, _check(keys[oid], row)) for row in rows)
+    out.sort(key=lambda t: t[1].observed_at, reverse=True)
+    return out

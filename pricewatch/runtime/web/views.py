@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.db import history as h
 from pricewatch.db.alerts import Recent, recent_alerts
-from pricewatch.db.repository import history as recent_checks
 from pricewatch.models import Check, Outcome
 from pricewatch.runtime.web import chart
 from pricewatch.runtime.web.status import OfferStatus
@@ -316,11 +315,9 @@ async def product_page(conn: AsyncConnection, product: ProductView, range_name: 
                                       until=None, count=one.checks)
         stats.append(SeriesStats(stores[one.offer_id], one.currency, one.checks, one.low,
                                  one.high, median, one.points[-1].price))
-    checks: list[tuple[str, Check]] = []
-    for offer in product.offers:
-        checks.extend((offer.store, c) for c in await recent_checks(conn, offer.key,
-                                                                     limit=recent))
-    checks.sort(key=lambda t: t[1].observed_at, reverse=True)
+    keys = {o.offer_id: o.key for o in product.offers if o.offer_id is not None}
+    checks = [(stores[oid], c) for oid, c in await h.recent_checks(conn, list(keys), keys,
+                                                                    limit=recent)]
     panels = chart.panels(series, stores, marks, since=since, until=now)
     return ProductPage(product, range_name, since, panels, stats, checks[:recent], marks)
 
