@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Integer, and_, func, select, true
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -226,7 +226,7 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
                .correlate(offers).scalar_subquery())
     query = (
         select(
-            offers.c.id, low.label("low"), high.label("high"),
+            offers.c.id, priced.c.currency, low.label("low"), high.label("high"),
             select(func.max(lo_at.c.observed_at)).where(*_good(lo_at, priced),
                                                         lo_at.c.price == low)
             .scalar_subquery().label("low_at"),
@@ -241,40 +241,41 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
             select(ago.c.price).where(*_good(ago, priced), ago.c.observed_at <= month)
             .order_by(ago.c.observed_at.desc(), ago.c.id.desc()).limit(1)
             .scalar_subquery().label("ago"))
-        .join(priced, priced.c.id == _newest_id(ok=True))
+        .select_from(offers).join(priced, priced.c.id == _newest_id(ok=True))
         .where(offers.c.id.in_(list(offer_ids)))
     )
     found = {r.id: r for r in (await conn.execute(query)).all()}
-    sparks = await _sparks(conn, list(found), month, now, spark_points)
+    sparks = await _sparks(conn, {oid: r.currency for oid, r in found.items()}, month, now,
+                           spark_points)
     return {oid: OfferDetail(_price(r.low), _price(r.high), r.low_at, r.high_at,
                              _price(r.previous), _price(r.ago),
                              sparks.get(oid, ()))
             for oid, r in found.items()}
 
 
-async def _sparks(conn: AsyncConnection, offer_ids: list[int], since: datetime, until: datetime,
-                  points: int) -> dict[int, tuple[Point, ...]]:
-    """Each offer's 30-day trend in its newest price's currency: first/lowest/highest/last
-    of a few time buckets, for all the offers in one statement."""
-    if not offer_ids:
+async def _sparks(conn: AsyncConnection, currencies: dict[int, str], since: datetime,
+                  until: datetime, points: int) -> dict[int, tuple[Point, ...]]:
+    """Each offer's 30-day trend in its newest price's currency (``currencies``): first,
+    lowest, highest and last of a few time buckets, for all the offers in one statement."""
+    if not currencies:
         return {}
     bucket = _bucket(since, until, max(1, points // 4))
-    priced = checks.alias("priced")
-    currency = (select(priced.c.currency).where(priced.c.id == _newest_id(ok=True))
-                .scalar_subquery())
-    groups = (select(checks.c.offer_id.label("oid"), bucket.label("b"),
+    groups = (select(checks.c.offer_id.label("oid"), checks.c.currency.label("cur"),
+                     bucket.label("b"),
                      func.min(checks.c.price).label("lo"), func.max(checks.c.price).label("hi"),
                      func.min(checks.c.observed_at).label("t0"),
                      func.max(checks.c.observed_at).label("t1"),
                      func.min(checks.c.id).label("i0"), func.max(checks.c.id).label("i1"),
                      func.sum((checks.c.in_stock.is_(False)).cast(Integer)).label("oos"))
-              .join(offers, offers.c.id == checks.c.offer_id)
-              .where(*_in_range(offer_ids, since, until), checks.c.currency == currency)
-              .group_by(checks.c.offer_id, bucket).order_by(checks.c.offer_id, bucket))
-    rows = (await conn.execute(groups)).all()
+              .where(*_in_range(list(currencies), since, until))
+              .group_by(checks.c.offer_id, checks.c.currency, bucket)
+              .order_by(checks.c.offer_id, checks.c.currency, bucket))
+    rows = [r for r in (await conn.execute(groups)).all() if r.cur == currencies[r.oid]]
     prices = await _prices_by_id(conn, [i for r in rows for i in (r.i0, r.i1)])
     out: dict[int, list[Point]] = {}
     for row in rows:
+        if row.cur != currencies[row.oid]:
+            continue
         out.setdefault(row.oid, []).extend(_bucket_points(
             row, plain(Decimal(row.lo)), plain(Decimal(row.hi)), prices[row.i0],
             prices[row.i1]))
@@ -534,7 +535,7 @@ async def reading(engine: AsyncEngine, *, limit: float = 10.0
             yield conn
     except TimeoutError as exc:
         raise StorageUnavailable(f"database read took longer than {limit:.0f}s") from exc
-    except (SQLAlchemyError, OSError) as exc:
+    except (DBAPIError, OSError) as exc:  # the driver's; a bad query is a bug, not an outage
         raise classify(exc) from exc
 
 

@@ -64,6 +64,7 @@ async def test_overview_without_daemon_memory(tmp_path: Path) -> None:
 async def overview_lists_every_product(site: Site) -> None:
     status, headers, page = await get(site.base + "/")
     assert status == 200
+    assert "database is unreachable" not in page
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
