@@ -97,9 +97,11 @@ async def test_a_user_reads_the_history(site: Site, browser: object, tmp_path: P
     await hover.wait_for(state="visible")
     assert re.search(r"127\.0\.0\.1: \d+\.\d{2} USD", await hover.inner_text())
 
+    await page.evaluate("window.__same_page = true")
     await page.click("a[data-range='7d']")
     await page.wait_for_selector("a[data-range='7d'][aria-current]")
     assert page.url.endswith("?range=7d")
+    assert await page.evaluate("window.__same_page") is True  # switched in place, no reload
     week_points = [await lines.nth(i).get_attribute("data-points") for i in range(2)]
     assert week_points != all_points
     assert all(int(w or 0) < int(a or 0) for w, a in zip(week_points, all_points, strict=True))
