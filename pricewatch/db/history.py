@@ -102,6 +102,21 @@ def _newest_id(*, ok: bool) -> Any:
             .correlate(offers).scalar_subquery())
 
 
+def _priced(conn: AsyncConnection) -> tuple[Any, Any]:
+    """The offer's newest good check as a joinable (``priced``) and ``offers`` joined to it.
+    PostgreSQL gets a LATERAL LIMIT 1 (it planned a join on a correlated id as a hash join
+    over every stored check); SQLite, which has no LATERAL, the correlated id."""
+    if conn.dialect.name == "postgresql":
+        priced = (select(checks.c.id, checks.c.observed_at, checks.c.price, checks.c.currency,
+                         checks.c.in_stock)
+                  .where(checks.c.offer_id == offers.c.id, checks.c.outcome == OK)
+                  .order_by(checks.c.observed_at.desc(), checks.c.id.desc()).limit(1)
+                  .lateral("priced"))
+        return priced, offers.join(priced, true())
+    alias = checks.alias("priced")
+    return alias, offers.join(alias, alias.c.id == _newest_id(ok=True))
+
+
 def _good(inner: Any, priced: Any) -> list[ColumnElement[bool]]:
     return [inner.c.offer_id == offers.c.id, inner.c.outcome == OK,
             inner.c.currency == priced.c.currency]
@@ -175,12 +190,11 @@ async def extremes(conn: AsyncConnection, offer_ids: Sequence[int] | None = None
                    ) -> dict[int, tuple[Decimal | None, Decimal | None]]:
     """``offer id -> (lowest, highest)`` good price ever, in the newest price's currency, of
     these (or all active) offers: two index seeks each."""
-    priced = checks.alias("priced")
+    priced, joined = _priced(conn)
     lows, highs = checks.alias("lows"), checks.alias("highs")
     low = select(func.min(lows.c.price)).where(*_good(lows, priced)).scalar_subquery()
     high = select(func.max(highs.c.price)).where(*_good(highs, priced)).scalar_subquery()
-    query = (select(offers.c.id, low, high)
-             .join(priced, priced.c.id == _newest_id(ok=True)))
+    query = select(offers.c.id, low, high).select_from(joined)
     if offer_ids is None:
         query = query.where(offers.c.active.is_(True))
     else:
@@ -211,7 +225,7 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
     if not offer_ids:
         return {}
     month = now - timedelta(days=30)
-    priced = checks.alias("priced")
+    priced, joined = _priced(conn)
     lows, highs = checks.alias("lows"), checks.alias("highs")
     lo_at, hi_at = checks.alias("lo_at"), checks.alias("hi_at")
     prev, ago, floor = checks.alias("prev"), checks.alias("ago"), checks.alias("floor")
@@ -241,7 +255,7 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
             select(ago.c.price).where(*_good(ago, priced), ago.c.observed_at <= month)
             .order_by(ago.c.observed_at.desc(), ago.c.id.desc()).limit(1)
             .scalar_subquery().label("ago"))
-        .select_from(offers).join(priced, priced.c.id == _newest_id(ok=True))
+        .select_from(joined)
         .where(offers.c.id.in_(list(offer_ids)))
     )
     found = {r.id: r for r in (await conn.execute(query)).all()}
