@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -137,6 +138,7 @@ async def measure(engine: AsyncEngine, runs: int) -> dict[str, tuple[float, floa
 async def run_backend(name: str, args: argparse.Namespace) -> None:
     print(f"{name}: {args.offers:,} offers x {args.checks} checks, one product with "
           f"{args.big:,} checks")
+    scratch = None
     if name == "sqlite":
         scratch = tempfile.mkdtemp(prefix="pw-bench-web-")
         url = f"sqlite:///{Path(scratch) / 'web.db'}"
@@ -155,6 +157,8 @@ async def run_backend(name: str, args: argparse.Namespace) -> None:
         results = await measure(engine, args.runs)
     finally:
         await engine.dispose()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         if name == "postgres":
             admin = await asyncpg.connect(PG_ADMIN)
             await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
