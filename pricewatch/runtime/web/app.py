@@ -116,7 +116,10 @@ def make_app(
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        ready, parts = await readiness()
+        try:
+            ready, parts = await readiness()
+        except Exception as exc:  # a health endpoint reports a failure, it never is one (500)
+            ready, parts = False, {"error": f"{type(exc).__name__}: {exc}"[:300]}
         return web.json_response({"ready": ready, **parts}, status=200 if ready else 503)
 
     async def offers_json(_: web.Request) -> web.Response:
