@@ -78,3 +78,22 @@ Weights.from_price
 Weights.text_only
 Weights.variant
 Weights.price_word
+
+# SQLAlchemy: @compiles registers the dialect compilers by decorator, and inherit_cache is the
+# statement-cache flag every custom FunctionElement declares.
+from pricewatch.db.history import epoch  # noqa: E402
+
+epoch.inherit_cache
+
+# The chart's plot edges are read by the Jinja template (the product page template), not by Python.
+from pricewatch.runtime.web.chart import Panel  # noqa: E402
+
+Panel.right
+Panel.bottom
+
+# Support code, not product code: the web UI's browser tests, screenshots and bench/web.py all
+# seed their database with this one generator of demo history (kept in the package so the
+# bench and the tests share it). Seeding `pricewatch demo` with it would make it product code.
+from pricewatch.demo.history import generate  # noqa: E402
+
+generate

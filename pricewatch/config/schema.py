@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    SecretStr,
     field_validator,
     model_validator,
 )
@@ -175,10 +176,19 @@ class ScheduleConfig(Model):
     timezone: TimeZone = "UTC"
 
 
+class ServerAuthConfig(Model):
+    """HTTP basic auth for the web UI and its API (give the password as ``${ENV}``)."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
+    metrics: bool = False  # also ask for it on /metrics (Prometheus then needs basic_auth)
+
+
 class ServerConfig(Model):
     host: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535)
     enabled: bool = True
+    auth: ServerAuthConfig | None = None
 
 
 class GlobalConfig(Model):

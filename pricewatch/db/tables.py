@@ -157,6 +157,11 @@ checks = Table(
 
 # "History of one offer over time" is the query every chart, alert and status page makes.
 Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
+# The web UI (pricewatch.db.history): lowest/highest ever and when they were seen are seeks,
+# the median an index-only walk in price order, a chart's time buckets an index-only pass
+# over one offer's good checks.
+Index("ix_checks_history", checks.c.offer_id, checks.c.outcome, checks.c.currency,
+      checks.c.price, checks.c.observed_at, checks.c.in_stock)
 
 # --- alerts (pricewatch.alerts) ---
 # Each rule of each offer (or product, for cheapest_store_changed) remembers whether it is

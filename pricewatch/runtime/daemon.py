@@ -85,7 +85,7 @@ class Daemon:
         # The lock comes before anything that changes the database or the shops see.
         async with open_database(self.settings, upgrade=False) as engine, \
                 daemon_lock(engine) as lock:
-            runner = await self._serve()
+            runner = await self._serve(engine)
             try:
                 await migrate.upgrade(engine)
                 ids = await sync(engine, list(self.offers.values()))
@@ -113,11 +113,12 @@ class Daemon:
                  running.shed, parts.writer.written, parts.writer.dropped)
         return 0
 
-    async def _serve(self) -> web.AppRunner | None:
+    async def _serve(self, engine: AsyncEngine) -> web.AppRunner | None:
         server = self.settings.model.server
         if not server.enabled:
             return None
-        app = make_app(self.metrics.registry, self.readiness, self.status)
+        app = make_app(self.metrics.registry, self.readiness, self.status, engine=engine,
+                       reload_error=self._reload_problem, auth=server.auth)
         runner, self.port = await serve(app, server.host, server.port)
         log.info("serving /metrics on http://%s:%d", server.host, self.port)
         return runner
@@ -233,6 +234,15 @@ class Daemon:
             raise ConfigError("no `products:` in the file (empty or truncated?); "
                               f"{len(self.offers)} offers would be dropped. Write "
                               "`products: []` to run with none", file=str(source), line=1)
+
+    def _reload_problem(self) -> str | None:
+        """The web UI's banner: the last rejected reload's message and when, None once one
+        applies."""
+        if self.last_reload_error is None:
+            return None
+        at = self.last_reload_error_at
+        when = "" if at is None else f" (rejected {at:%Y-%m-%d %H:%M:%S} UTC)"
+        return f"{self.last_reload_error}{when}"
 
     def _rejected(self, message: str, short: str) -> bool:
         self.metrics.reload_failures.inc()

@@ -115,11 +115,11 @@ def test_product_dashboard_draws_a_line_per_store_and_marks_the_cheapest() -> No
     units = {prop["value"] for o in overrides for prop in o["properties"] if prop["id"] == "unit"}
     assert {"currencyUSD", "currencyEUR", "currencyGBP"} <= units
     links = chart["fieldConfig"]["defaults"]["links"]
-    assert [link["url"] for link in links] == ["${pricewatch_url}/product/${product}"]
+    assert [link["url"] for link in links] == ["${pricewatch_url}/products/${product}"]
 
 
 def test_data_links_open_the_web_ui_product_page() -> None:
-    """Each database dashboard offers the built-in UI's /product/<product_id> page, at the
+    """Each database dashboard offers the built-in UI's /products/<product_id> page, at the
     address compose publishes by default."""
     compose = load_yaml(COMPOSE)["services"]["pricewatch"]["ports"][0]
     default_port = re.search(r"PRICEWATCH_PORT:-(\d+)", compose)
@@ -129,8 +129,8 @@ def test_data_links_open_the_web_ui_product_page() -> None:
         url = next(v for v in board["templating"]["list"] if v["name"] == "pricewatch_url")
         assert url["query"] == f"http://127.0.0.1:{default_port.group(1)}"
         text = str(board["panels"])
-        assert re.search(r"\$\{pricewatch_url\}/product/\$\{(product|__data\.fields\.product_id)\}",
-                         text), path.name
+        link = r"\$\{pricewatch_url\}/products/\$\{(product|__data\.fields\.product_id)\}"
+        assert re.search(link, text), path.name
 
 
 @pytest.mark.parametrize("name", ["pricewatch.json", "pricewatch-product.json"])

@@ -87,7 +87,8 @@ async def test_postgres_roundtrip_keeps_decimals_and_utc(postgres_url: str, tmp_
 
 @pytest.mark.slow
 def test_wheel_ships_migrations(tmp_path: Path) -> None:
-    """A plain (non-editable) wheel contains the migrations, so `pip install .` can upgrade."""
+    """A plain (non-editable) wheel contains the migrations, so `pip install .` can upgrade,
+    and the web UI's templates and static files."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
          "-w", str(tmp_path), str(ROOT)],
@@ -99,6 +100,9 @@ def test_wheel_ships_migrations(tmp_path: Path) -> None:
     assert "pricewatch/migrations/script.py.mako" in names
     assert any(n.startswith("pricewatch/migrations/versions/0001_") for n in names)
     assert "pricewatch/py.typed" in names
+    # The web UI's templates and static files are package data too.
+    assert "pricewatch/runtime/web/templates/overview.html" in names
+    assert "pricewatch/runtime/web/static/app.js" in names
 
 
 def test_head_constant_is_the_newest_shipped_revision() -> None:
