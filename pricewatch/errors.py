@@ -10,6 +10,7 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      │    └── StorageUnavailable                  a temporary outage; the write may be retried
      ├── FetchError                               a page could not be fetched; carries an Outcome
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
+     ├── WorkerError                              an extraction worker process died on a page
      └── NotifyError                              an alert could not be delivered
 
 Failed *checks* are not exceptions: a 404 or a missing price is a normal result recorded as a
@@ -84,6 +85,11 @@ class FetchError(PricewatchError):
 
 class ExtractionError(PricewatchError, ValueError):
     """An extraction rule (selector, XPath, regex) cannot be used."""
+
+
+class WorkerError(PricewatchError):
+    """An extraction worker process died while it read a page (the check fails, the worker
+    is replaced)."""
 
 
 class NotifyError(PricewatchError):

@@ -36,9 +36,10 @@ from pricewatch.errors import ConfigError, StorageError
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome, Previous, plain
 from pricewatch.runtime.metrics import Metrics
-from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool, utcnow
+from pricewatch.runtime.pipeline import CheckResult, check_offer, utcnow
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
+from pricewatch.runtime.workers import make_extractor
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Daemon:
         self._writer: CheckWriter | None = None
         self._fetcher: Fetcher | None = None
         self._scheduler: Scheduler | None = None
-        self._pool = extract_pool()  # parsing off the event loop: no loop lag, no false timeouts
+        # Parsing off the event loop, on every core (workers start in run()).
+        self._extractor = make_extractor(settings.model.workers)
         self._slots = asyncio.Semaphore(settings.model.http.concurrency)
         self._alerts: AlertService | None = None
 
@@ -100,8 +102,8 @@ class Daemon:
                                  on_flushed=feed.stored)
             self._writer = writer
             writer.start()
-            async with alerts, Fetcher(self.settings.model.http, observer=self.metrics
-                                       ) as fetcher:
+            async with alerts, self._extractor, Fetcher(self.settings.model.http,
+                                                        observer=self.metrics) as fetcher:
                 self._fetcher = fetcher
                 runner = None
                 server = self.settings.model.server
@@ -135,8 +137,6 @@ class Daemon:
                 if runner is not None:
                     await runner.cleanup()
         self._remove_signal_handlers()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         lost = writer.dropped
         log.info("shutdown after %.0fs: %s; at shutdown %d checks finished, %d cancelled; "
                  "%d rows written, %d lost", time.monotonic() - started, self._totals.line(),
@@ -251,7 +251,7 @@ class Daemon:
                 try:
                     result = await check_offer(offer, self._fetcher,
                                                previous=self._previous.get(key),
-                                               executor=self._pool)
+                                               extractor=self._extractor)
                 finally:
                     self.metrics.jobs_running.dec()
         except asyncio.CancelledError:

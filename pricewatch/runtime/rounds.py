@@ -23,7 +23,8 @@ from pricewatch.db.repository import PendingCheck
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome, Previous
-from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool
+from pricewatch.runtime.pipeline import CheckResult, check_offer
+from pricewatch.runtime.workers import Extractor, make_extractor
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +61,18 @@ async def run_round(
     ids: Mapping[str, int],
     previous: Mapping[str, Previous] | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
-    extract_threads: int | None = None,
+    extractor: Extractor | None = None,
     keep: int | None = None,
 ) -> RoundSummary:
     """Check every offer once; each result is queued on ``writer`` as soon as it exists.
 
-    Pages are parsed on ``extract_threads`` worker threads (see ``pipeline.extract_pool``).
-    The summary holds up to ``keep`` checks (None: all).
+    Pages are parsed by ``extractor`` (a started one, see ``runtime.workers``; None: in the
+    event loop). The summary holds up to ``keep`` checks (None: all).
     """
     started = time.perf_counter()
     # A long round streams its rows in batches instead of holding them all until the caller
     # closes the writer (and, past max_buffer, dropping the oldest). Idempotent.
     writer.start()
-    executor = extract_pool(extract_threads)
     summary = RoundSummary(keep=keep)
     lanes: dict[str, list[Offer]] = defaultdict(list)
     for offer in offers:
@@ -82,7 +82,7 @@ async def run_round(
         while queue:
             offer = queue.pop()
             result = await check_offer(offer, fetcher, previous=(previous or {}).get(offer.key),
-                                       executor=executor)
+                                       extractor=extractor)
             summary.add(result.check)
             writer.add(PendingCheck(ids[offer.key], result.check, result.etag,
                                     result.last_modified))
@@ -94,11 +94,7 @@ async def run_round(
         lane.reverse()  # pop() from the end keeps the config's order
         workers = max(1, min(len(lane), lane[0].fetch.per_host_concurrency))
         tasks.extend(asyncio.create_task(worker(lane)) for _ in range(workers))
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+    await asyncio.gather(*tasks)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -133,9 +129,11 @@ async def run_once(
                 if on_check is not None:
                     on_check(offer, result)
 
-            async with Fetcher(settings.model.http) as fetcher:
+            async with make_extractor(settings.model.workers) as extractor, \
+                    Fetcher(settings.model.http) as fetcher:
                 summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                          previous=previous, on_check=collect, keep=keep)
+                                          previous=previous, on_check=collect, keep=keep,
+                                          extractor=extractor)
             await writer.close()
             raised = await alerts.process_many(judged)  # after the write: history is complete
     log.info("round done: %s", summary.line())
