@@ -26,6 +26,7 @@ from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.runtime.rounds import RoundSummary, run_round
+from pricewatch.runtime.workers import make_extractor
 
 SELECTOR = ".buybox .price"
 
@@ -62,10 +63,12 @@ async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
         setup = time.perf_counter() - started
         writer = CheckWriter(engine)
         phase.start()
-        async with Fetcher(settings.model.http) as fetcher:
-            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous, keep=0)
-        await writer.close()
+        # The phase ends once the workers have exited, so their CPU (RUSAGE_CHILDREN) counts.
+        async with make_extractor(settings.model.workers) as extractor:
+            async with Fetcher(settings.model.http) as fetcher:
+                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                          previous=previous, keep=0, extractor=extractor)
+            await writer.close()
         phase.stop()
     return TimedRound(setup, summary, writer.written, writer.dropped)
 
