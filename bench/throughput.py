@@ -34,7 +34,9 @@ CONTENDERS = {"tutorial": "tutorial", "scrapy": "scrapy_contender",
               "pricewatch": "pricewatch_contender", "once": "once_contender"}
 # Projections, run only when asked for by name: pricewatch with the profiled hot spot removed.
 WHAT_IF = {"pricewatch-noavail": ("pricewatch_contender", ["--what-if", "no-availability"]),
-           "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"])}
+           "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"]),
+           # The single-process engine (extraction threads), for the comparison with workers.
+           "once-threads": ("once_contender", ["--workers", "0"])}
 DEFAULT = "tutorial,scrapy,pricewatch,once"
 
 

@@ -27,20 +27,18 @@ import fcntl
 import logging
 import os
 import pickle
-import struct
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, Self
 
-from pricewatch.errors import ExtractionError, WorkerError
+from pricewatch.errors import WorkerError
 from pricewatch.models import Extraction, ExtractSpec
+from pricewatch.runtime.worker_main import FRAME, HEADER, PIPE_BYTES
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
-_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: a whole page in one write
 _RESPAWN_BACKOFF = (0.0, 1.0, 5.0, 30.0)
 _DEPTH = 2  # pages queued per worker: the next page is already in its pipe when one finishes
 
@@ -94,7 +92,8 @@ class ThreadExtractor:
 @dataclass(eq=False)
 class _Job:
     number: int
-    payload: bytes
+    meta: bytes  # the pickle of (number, url, spec)
+    body: bytes  # the page, UTF-8
     future: asyncio.Future[Extraction]
     tries: int = 0
 
@@ -141,10 +140,10 @@ class ProcessExtractor:
 
     async def extract(self, text: str, *, url: str, spec: ExtractSpec) -> Extraction:
         self._numbers += 1
-        payload = pickle.dumps((self._numbers, text.encode("utf-8", "surrogatepass"), url, spec),
-                               protocol=pickle.HIGHEST_PROTOCOL)
+        meta = pickle.dumps((self._numbers, url, spec), protocol=pickle.HIGHEST_PROTOCOL)
+        body = text.encode("utf-8", "surrogatepass")
         future: asyncio.Future[Extraction] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(self._numbers, payload, future))
+        await self._queue.put(_Job(self._numbers, meta, body, future))
         return await future
 
     async def aclose(self) -> None:
@@ -228,7 +227,7 @@ class ProcessExtractor:
                     continue
                 worker.sent.append(job)
                 try:
-                    stdin.writelines((_HEADER.pack(len(job.payload)), job.payload))
+                    _send(stdin, (FRAME.pack(len(job.meta), len(job.body)), job.meta, job.body))
                     await stdin.drain()
                 except (ConnectionError, BrokenPipeError):
                     break
@@ -250,7 +249,7 @@ class ProcessExtractor:
     async def _answers(self, worker: _Worker, stdout: asyncio.StreamReader) -> None:
         while True:
             try:
-                size = _HEADER.unpack(await stdout.readexactly(_HEADER.size))[0]
+                size = HEADER.unpack(await stdout.readexactly(HEADER.size))[0]
                 number, outcome = pickle.loads(await stdout.readexactly(size))
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
@@ -285,14 +284,28 @@ class ProcessExtractor:
 
 async def _spawn() -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pricewatch.runtime.workers",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_PIPE_BYTES)
+        sys.executable, "-m", "pricewatch.runtime.worker_main",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=PIPE_BYTES)
     if proc.stdin is not None:
         pipe = proc.stdin.transport.get_extra_info("pipe")
         # A page in one write instead of sixteen 64 KB ones (the pipe is shared by both ends).
         with contextlib.suppress(OSError, AttributeError):
-            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     return proc
+
+
+def _send(stdin: asyncio.StreamWriter, parts: tuple[bytes, ...]) -> None:
+    """Write ``parts`` in order: straight into the pipe with one writev when nothing is
+    buffered (no joined copy of a 200 KB page), the rest through the transport."""
+    transport = stdin.transport
+    sent = 0
+    if transport.get_write_buffer_size() == 0:
+        pipe = transport.get_extra_info("pipe")
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            sent = os.writev(pipe.fileno(), parts)
+    rest = b"".join(parts)[sent:] if sent < sum(map(len, parts)) else b""
+    if rest:
+        transport.write(rest)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
@@ -305,51 +318,3 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-
-
-# -- the worker process -----------------------------------------------------------------------
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        chunk = os.read(fd, min(size, _PIPE_BYTES))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _answer(number: int, body: bytes, url: str, spec: ExtractSpec) -> object:
-    from pricewatch.extract import extract
-
-    try:
-        return extract(body.decode("utf-8", "surrogatepass"), url=url, spec=spec)
-    except ExtractionError as exc:
-        return ExtractionError(str(exc))
-    except Exception as exc:  # sent back, raised in the parent, as in-process extraction would
-        return RuntimeError(f"{type(exc).__name__}: {exc}"[:500])
-
-
-def serve(stdin: int = 0, stdout: int = 1) -> int:
-    """The worker's loop: length-prefixed pickles in, length-prefixed pickles out."""
-    import pricewatch.extract  # noqa: F401  (import before the first page, not during it)
-
-    while True:
-        header = _read_exactly(stdin, _HEADER.size)
-        if header is None:
-            return 0
-        message = _read_exactly(stdin, _HEADER.unpack(header)[0])
-        if message is None:
-            return 0
-        number, body, url, spec = pickle.loads(message)
-        answer = pickle.dumps((number, _answer(number, body, url, spec)),
-                              protocol=pickle.HIGHEST_PROTOCOL)
-        data = memoryview(_HEADER.pack(len(answer)) + answer)
-        while data:
-            data = data[os.write(stdout, data):]
-
-
-if __name__ == "__main__":
-    sys.exit(serve())
