@@ -115,7 +115,9 @@ async def run_once(
     """`pricewatch once`: check every active offer one time and store every check.
     ``keep`` bounds how many checks the returned summary holds (None: all)."""
     offers = settings.offers()
-    async with open_database(settings) as engine:
+    # The workers start first: they import the extractors while the database is prepared.
+    async with make_extractor(settings.model.workers) as extractor, \
+            open_database(settings) as engine:
         ids = await sync(engine, offers)
         previous = await load_previous(engine, ids)
         writer = CheckWriter(engine)
@@ -129,8 +131,7 @@ async def run_once(
                 if on_check is not None:
                     on_check(offer, result)
 
-            async with make_extractor(settings.model.workers) as extractor, \
-                    Fetcher(settings.model.http) as fetcher:
+            async with Fetcher(settings.model.http) as fetcher:
                 summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
                                           previous=previous, on_check=collect, keep=keep,
                                           extractor=extractor)
