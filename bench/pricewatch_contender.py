@@ -19,6 +19,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
@@ -26,7 +27,7 @@ from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.runtime.rounds import RoundSummary, run_round
-from pricewatch.runtime.workers import make_extractor
+from pricewatch.runtime.workers import ProcessExtractor, make_extractor
 
 SELECTOR = ".buybox .price"
 
@@ -51,6 +52,7 @@ class TimedRound:
     summary: RoundSummary
     written: int
     dropped: int
+    worker_peaks_mb: list[float]  # each extraction worker's VmHWM, read before it exits
 
 
 async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
@@ -69,8 +71,23 @@ async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
                 summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
                                           previous=previous, keep=0, extractor=extractor)
             await writer.close()
+            peaks = worker_peaks(extractor)
         phase.stop()
-    return TimedRound(setup, summary, writer.written, writer.dropped)
+    return TimedRound(setup, summary, writer.written, writer.dropped, peaks)
+
+
+def worker_peaks(extractor: object) -> list[float]:
+    """The VmHWM (MB) of each worker process of a ProcessExtractor (none for threads)."""
+    peaks = []
+    for pid in extractor.pids if isinstance(extractor, ProcessExtractor) else []:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return peaks
 
 
 async def run(settings: Settings, phase: Phase) -> int:
