@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=20.0,
                         help="seconds of checking after start-up before reading memory")
     parser.add_argument("--workers", type=int, help="the config's workers (default: per core)")
+    parser.add_argument("--catch-up", default="10m",
+                        help="schedule.catch_up_window: a short one with a long --settle "
+                        "shows the memory once every offer has been checked")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     print(f"daemon memory: {args.offers} offers; load average "
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         config = json.loads(config_text(urls, database_url=f"sqlite:///{work / 'pw.db'}",
                                         connections=50, hosts=args.hosts))
         config["server"] = {"port": 0}
-        config["schedule"] = {"interval": "1h", "catch_up_window": "10m"}
+        config["schedule"] = {"interval": "1h", "catch_up_window": args.catch_up}
         if args.workers is not None:
             config["workers"] = args.workers
         path = work / "config.yaml"
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.settle)
             main_mem = status(proc.pid)
             workers = {pid: status(pid) for pid in children(proc.pid)}
+            checked = sum("checks (" in line for line in tail)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"start-up (to 'pricewatch running'): {startup:.1f}s; at that moment VmHWM "
           f"{after_start['VmHWM']:.0f} MB, VmRSS {after_start['VmRSS']:.0f} MB")
     print(f"after {args.settle:.0f}s of checks: daemon VmHWM {main_mem['VmHWM']:.0f} MB, "
-          f"VmRSS {main_mem['VmRSS']:.0f} MB")
+          f"VmRSS {main_mem['VmRSS']:.0f} MB ({checked} summary lines seen)")
     for pid, mem in workers.items():
         print(f"  worker {pid}: VmHWM {mem['VmHWM']:.0f} MB, VmRSS {mem['VmRSS']:.0f} MB")
     total = main_mem["VmRSS"] + sum(m["VmRSS"] for m in workers.values())

@@ -95,7 +95,6 @@ class _Job:
     meta: bytes  # the pickle of (number, url, spec)
     body: bytes  # the page, UTF-8
     future: asyncio.Future[Extraction]
-    tries: int = 0
 
 
 class _Worker:
