@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.settle)
             main_mem = status(proc.pid)
             workers = {pid: status(pid) for pid in children(proc.pid)}
-            checked = sum("checks (" in line for line in tail)
+            summaries = [line for line in tail if "last 60s:" in line]
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"start-up (to 'pricewatch running'): {startup:.1f}s; at that moment VmHWM "
           f"{after_start['VmHWM']:.0f} MB, VmRSS {after_start['VmRSS']:.0f} MB")
     print(f"after {args.settle:.0f}s of checks: daemon VmHWM {main_mem['VmHWM']:.0f} MB, "
-          f"VmRSS {main_mem['VmRSS']:.0f} MB ({checked} summary lines seen)")
+          f"VmRSS {main_mem['VmRSS']:.0f} MB")
+    if summaries:
+        print(f"  the daemon's last minute: {summaries[-1].split('last 60s:', 1)[1].strip()}")
     for pid, mem in workers.items():
         print(f"  worker {pid}: VmHWM {mem['VmHWM']:.0f} MB, VmRSS {mem['VmRSS']:.0f} MB")
     total = main_mem["VmRSS"] + sum(m["VmRSS"] for m in workers.values())

@@ -100,25 +100,25 @@ async def run(settings: Settings, phase: Phase) -> int:
 def _skip_availability_scan() -> None:
     """What extraction would cost if availability were found without scanning the whole tree
     (e.g. scoped to the matched price element's buy box). Bench-only monkeypatch."""
-    from pricewatch.extract import engine
+    from pricewatch.extract import availability
 
     def no_signals(_root: object) -> list[object]:
         return []
 
-    engine.availability.visible_signals = no_signals  # type: ignore[assignment]
+    availability.visible_signals = no_signals  # type: ignore[assignment]
 
 
 def _skip_extraction() -> None:
     """The floor under extraction: fetch, round, writer and loop with a constant answer."""
     from decimal import Decimal
 
+    import pricewatch.extract
     from pricewatch.models import Extraction
-    from pricewatch.runtime import pipeline
 
     def constant(_text: str, **_kw: object) -> Extraction:
         return Extraction(Decimal("1"), "USD", True, title="t", extractor="selector")
 
-    pipeline.extract = constant  # type: ignore[assignment]
+    pricewatch.extract.extract = constant  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     urls = read_urls(args.urls)
     text = config_text(urls, database_url=f"sqlite:///{args.db}", connections=args.connections,
                        hosts=args.hosts)
+    if args.what_if is not None:  # the patches live in this process: extract in its threads
+        text = json.dumps(json.loads(text) | {"workers": 0})
     settings = loads(text, file="bench-config.yaml")
     phase = Phase()
     stored = asyncio.run(run(settings, phase))
