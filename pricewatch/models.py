@@ -89,12 +89,10 @@ class Offer:
     interval: float  # seconds between checks
     cron: str | None = None  # a crontab expression; replaces interval when set
     timezone: str = "UTC"  # for cron
-    # "product@store", built once: every dict the daemon keys by offer (offers, metrics,
-    # schedule, last checks) then shares one string per offer instead of building its own.
-    key: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"{self.product_id}@{self.store}")
+    @property
+    def key(self) -> str:
+        return f"{self.product_id}@{self.store}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,8 +219,10 @@ class Daemon:
 
     def _schedule(self, now: datetime, only: set[str] | None = None) -> None:
         assert self._scheduler is not None
-        dues = [Due(o.key, o.interval, self._last_checked.get(o.key), o.cron, o.timezone)
-                for o in self._offers.values()]
+        # The key strings of self._offers: the scheduler then shares them instead of holding
+        # a copy of each (Offer.key builds a new string on every access).
+        dues = [Due(key, o.interval, self._last_checked.get(key), o.cron, o.timezone)
+                for key, o in self._offers.items()]
         window = self.settings.model.schedule.catch_up_window
         for p in plan(dues, now, catch_up_window=window):
             if only is None or p.key in only:
