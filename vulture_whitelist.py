@@ -97,3 +97,18 @@ Panel.bottom
 from pricewatch.demo.history import generate  # noqa: E402
 
 generate
+
+# PEP 562: Python calls a module's __getattr__ for a missing name; pricewatch.extract loads
+# its extractors on first use through it.
+from pricewatch import extract  # noqa: E402
+
+extract.__getattr__
+
+# The one way to observe the worker pool from outside: the kill tests read which workers run,
+# how many pages are in flight and how often a worker was replaced; bench/ reads their pids
+# for their peak RSS.
+from pricewatch.runtime.workers import ProcessExtractor  # noqa: E402
+
+ProcessExtractor.pids
+ProcessExtractor.in_flight
+ProcessExtractor.restarts

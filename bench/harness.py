@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 class Shop:
     """The load shop in a subprocess: ``with Shop(...) as shop: shop.port``."""
 
-    def __init__(self, *, hosts: int, latency: float, page_kb: int = 200) -> None:
+    def __init__(self, *, hosts: int, latency: float, page_kb: int = 200,
+                 style: str = "plain") -> None:
         self.hosts = hosts
         self.latency = latency
         self._args = [sys.executable, "-m", "bench.loadshop", "--hosts", str(hosts),
-                      "--latency", str(latency), "--page-kb", str(page_kb)]
+                      "--latency", str(latency), "--page-kb", str(page_kb), "--style", style]
         self._proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.cpu_seconds = 0.0
@@ -61,11 +63,17 @@ class Shop:
 
 @dataclass
 class Run:
-    """One contender run: what it reported, what wait4 saw, and what its database holds."""
+    """One contender run: what it reported, what wait4 saw, and what its database holds.
+
+    ``pages_per_second`` and ``cpu_ms_per_page`` are the timed phase's (in-process); the
+    ``whole_*`` figures are the whole process's, start to exit, as ``/usr/bin/time`` sees it.
+    """
 
     result: Result
     process_cpu_seconds: float  # whole process, interpreter start-up and imports included
     correct: int  # stored rows whose price equals the page's true price
+    process_seconds: float = 0.0  # wall time from spawn to exit
+    process_max_rss_mb: float = 0.0  # ru_maxrss from wait4
 
     @property
     def pages_per_second(self) -> float:
@@ -75,6 +83,22 @@ class Run:
     def cpu_ms_per_page(self) -> float:
         return 1000 * self.result.cpu_seconds / self.result.pages
 
+    @property
+    def whole_pages_per_second(self) -> float:
+        if self.result.whole_process:  # the contender measured its child from outside
+            return self.pages_per_second
+        return self.result.pages / self.process_seconds
+
+    @property
+    def whole_cpu_ms_per_page(self) -> float:
+        if self.result.whole_process:
+            return self.cpu_ms_per_page
+        return 1000 * self.process_cpu_seconds / self.result.pages
+
+    @property
+    def whole_max_rss_mb(self) -> float:
+        return self.result.max_rss_mb if self.result.whole_process else self.process_max_rss_mb
+
 
 def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts: int,
                   log: Path, extra: Sequence[str] = ()) -> Run:
@@ -82,16 +106,19 @@ def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts:
     args = [sys.executable, "-m", f"bench.{module}", "--urls", str(urls), "--db", str(db),
             "--connections", str(connections), "--hosts", str(hosts), *extra]
     with log.open("a", encoding="utf-8") as err:
+        started = time.perf_counter()
         proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None
         out = proc.stdout.read()
         _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{module} failed (exit {proc.returncode}); see {log}")
     result = Result(**json.loads(lines[-1].removeprefix("RESULT ")))
-    return Run(result, usage.ru_utime + usage.ru_stime, count_correct(db))
+    return Run(result, usage.ru_utime + usage.ru_stime, count_correct(db), wall,
+               usage.ru_maxrss / 1024)
 
 
 def count_correct(db: Path) -> int:

@@ -9,6 +9,11 @@ has decoy prices (related items, shipping threshold) that a careless selector wo
 
 Pages are assembled from a few pre-rendered filler blocks plus a per-product part, so serving
 costs almost nothing and the shop's own CPU never becomes the bottleneck being measured.
+
+Two page styles (``--style``): ``plain``, a couple of thousand tags per page in large blocks, and
+``dense``, several thousand small elements (utility-class wrappers, icon SVGs, menus of short
+links, rating stars) as real shop templates have; the parser's work grows with the element count,
+not the byte count.
 """
 
 from __future__ import annotations
@@ -73,14 +78,58 @@ def _filler(seed: int, size: int) -> str:
     return "".join(parts)
 
 
+def _dense_filler(seed: int, size: int) -> str:
+    """Small elements, as templates built from utility classes and components render them."""
+    rnd = random.Random(seed)
+    parts: list[str] = []
+    total = 0
+    n = 0
+    while total < size:
+        n += 1
+        word = rnd.choice(_WORDS)
+        kind = n % 5
+        if kind == 0:
+            links = "".join(f'<li><a href="/c/{n}/{k}">{rnd.choice(_WORDS)}</a></li>'
+                            for k in range(6))
+            chunk = f'<ul class="menu">{links}</ul>\n'
+        elif kind == 1:
+            decoy = Decimal(rnd.randint(100, 99_999)) / 100
+            stars = "".join('<svg class="h-4 w-4" viewBox="0 0 20 20"><path d="M10 1l3 6 6 1-5 '
+                            '4 1 6-5-3-5 3 1-6-5-4 6-1z"/></svg>' for _ in range(3))
+            chunk = (f'<div class="card flex p-2" data-id="{seed}-{n}"><a href="/p/r{n}" '
+                     f'class="block"><img src="/i/{n}.jpg" alt="" width="64" height="64"></a>'
+                     f'<div class="min-w-0"><p class="truncate">{word}</p><div class="flex">'
+                     f'{stars}<span class="sr-only">rating</span></div><div><span '
+                     f'class="tile-price">{_money(decoy)}</span></div></div></div>\n')
+        elif kind == 2:
+            chunk = "".join(f'<div class="row"><span class="label">{rnd.choice(_WORDS)}</span>'
+                            f'<span class="value">{rnd.randint(1, 999)}</span></div>'
+                            for _ in range(4)) + "\n"
+        elif kind == 3:
+            chunk = (f'<button type="button" class="chip"><i class="icon icon-{word}"></i>'
+                     f'<span>{word}</span></button><input type="hidden" name="v{n}" '
+                     f'value="{n}"><br>\n')
+        else:
+            text = " ".join(rnd.choice(_WORDS) for _ in range(40))
+            chunk = (f'<p class="text-sm"><b>{word}</b> {text} <em>{rnd.choice(_WORDS)}</em> '
+                     f'<a href="/t/{n}">more</a></p>\n')
+        parts.append(chunk)
+        total += len(chunk)
+    return "".join(parts)
+
+
+STYLES = {"plain": _filler, "dense": _dense_filler}
+
+
 class Catalog:
     """Renders page ``i``; fillers are shared bytes, only the product part is built per call."""
 
-    def __init__(self, *, page_kb: int = 200) -> None:
+    def __init__(self, *, page_kb: int = 200, style: str = "plain") -> None:
+        filler = STYLES[style]
         before = page_kb * 1024 * 3 // 4  # the buy box sits three quarters down the page
         after = page_kb * 1024 - before
-        self._before = [_filler(s, before).encode() for s in range(_FILLERS)]
-        self._after = [_filler(100 + s, after).encode() for s in range(_FILLERS)]
+        self._before = [filler(s, before).encode() for s in range(_FILLERS)]
+        self._after = [filler(100 + s, after).encode() for s in range(_FILLERS)]
 
     def page(self, i: int) -> bytes:
         price = price_of(i)
@@ -122,8 +171,9 @@ def make_app(catalog: Catalog, *, latency: float) -> web.Application:
     return app
 
 
-async def serve(*, hosts: int, port: int, latency: float, page_kb: int) -> None:
-    runner = web.AppRunner(make_app(Catalog(page_kb=page_kb), latency=latency),
+async def serve(*, hosts: int, port: int, latency: float, page_kb: int,
+                style: str = "plain") -> None:
+    runner = web.AppRunner(make_app(Catalog(page_kb=page_kb, style=style), latency=latency),
                            access_log=None, handle_signals=False)
     await runner.setup()
     first = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
@@ -148,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds before each answer")
     parser.add_argument("--page-kb", type=int, default=200)
+    parser.add_argument("--style", choices=sorted(STYLES), default="plain")
     args = parser.parse_args(argv)
     asyncio.run(serve(hosts=args.hosts, port=args.port, latency=args.latency,
-                      page_kb=args.page_kb))
+                      page_kb=args.page_kb, style=args.style))
     return 0
 
 

@@ -1,7 +1,8 @@
 """What every contender reports about itself: one JSON line measured the same way for all.
 
 Each contender runs in a fresh process, so ``RUSAGE_SELF`` (all threads: aiosqlite's, Twisted's
-thread pool) and ``ru_maxrss`` are its own. The timed phase runs from just before the first
+thread pool) plus ``RUSAGE_CHILDREN`` (worker processes, once they have exited) and
+``ru_maxrss`` are its own. The timed phase runs from just before the first
 request to just after the last row is committed; interpreter start-up and imports are outside
 it (the orchestrator reports those separately from ``wait4``).
 """
@@ -23,6 +24,7 @@ class Result:
     seconds: float  # wall time of the timed phase
     cpu_seconds: float  # process CPU (user + system, all threads) in the timed phase
     max_rss_mb: float  # peak resident set of the whole process
+    whole_process: bool = False  # the figures above are the whole process's, start to exit
 
 
 class Phase:
@@ -44,8 +46,10 @@ class Phase:
 
 
 def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """This process's CPU and that of its children that have exited (worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def max_rss_mb() -> float:

@@ -1,7 +1,7 @@
 """Contender 3: pricewatch's real pipeline, the code ``pricewatch once`` runs.
 
 A generated config.yaml goes through ``config.loads`` (the real loader), then the steps of
-``runtime.rounds.run_once`` run one by one so the timed phase holds the same work the other
+``service.run_once`` run one by one so the timed phase holds the same work the other
 contenders' phases hold: migrations and the catalogue sync (start-up, like Scrapy's engine
 start or the tutorial's CREATE TABLE) are timed separately and reported on stderr. Politeness
 is relaxed only as far as the others': per-host delay 0, per-host concurrency
@@ -19,6 +19,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.measure import Phase, read_urls, report
 from pricewatch.config import Settings, loads
@@ -27,6 +28,7 @@ from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.runtime.recorder import Summary
 from pricewatch.runtime.rounds import run_round
+from pricewatch.runtime.workers import ProcessExtractor, make_extractor
 
 SELECTOR = ".buybox .price"
 
@@ -51,11 +53,11 @@ class TimedRound:
     summary: Summary
     written: int
     dropped: int
+    worker_peaks_mb: list[float]  # each extraction worker's VmHWM, read before it exits
 
 
-async def timed_round(settings: Settings, phase: Phase, *,
-                      extract_threads: int | None = None) -> TimedRound:
-    """``run_once``'s steps one by one, the round and the final flush inside ``phase``."""
+async def timed_round(settings: Settings, phase: Phase) -> TimedRound:
+    """``service.run_once``, step by step, with the round and the final flush in ``phase``."""
     offers = settings.offers()
     started = time.perf_counter()
     async with open_database(settings) as engine:
@@ -64,17 +66,33 @@ async def timed_round(settings: Settings, phase: Phase, *,
         setup = time.perf_counter() - started
         writer = CheckWriter(engine)
         phase.start()
-        async with Fetcher(settings.model.http) as fetcher:
-            summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                      previous=previous, keep=0,
-                                      extract_threads=extract_threads)
-        await writer.close()
+        # The phase ends once the workers have exited, so their CPU (RUSAGE_CHILDREN) counts.
+        async with make_extractor(settings.model.workers) as extractor:
+            async with Fetcher(settings.model.http) as fetcher:
+                summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
+                                          previous=previous, keep=0, extractor=extractor)
+            await writer.close()
+            peaks = worker_peaks(extractor)
         phase.stop()
-    return TimedRound(setup, summary, writer.written, writer.dropped)
+    return TimedRound(setup, summary, writer.written, writer.dropped, peaks)
 
 
-async def run(settings: Settings, phase: Phase, extract_threads: int | None) -> int:
-    done = await timed_round(settings, phase, extract_threads=extract_threads)
+def worker_peaks(extractor: object) -> list[float]:
+    """The VmHWM (MB) of each worker process of a ProcessExtractor (none for threads)."""
+    peaks = []
+    for pid in extractor.pids if isinstance(extractor, ProcessExtractor) else []:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return peaks
+
+
+async def run(settings: Settings, phase: Phase) -> int:
+    done = await timed_round(settings, phase)
     print(f"pricewatch: start-up (migrations, catalogue sync) {done.setup_seconds:.2f}s; "
           f"{done.summary.line()}", file=sys.stderr)
     return done.written
@@ -83,25 +101,25 @@ async def run(settings: Settings, phase: Phase, extract_threads: int | None) -> 
 def _skip_availability_scan() -> None:
     """What extraction would cost if availability were found without scanning the whole tree
     (e.g. scoped to the matched price element's buy box). Bench-only monkeypatch."""
-    from pricewatch.extract import entry
+    from pricewatch.extract import availability
 
     def no_signals(_root: object) -> list[object]:
         return []
 
-    entry.availability.visible_signals = no_signals  # type: ignore[assignment]
+    availability.visible_signals = no_signals  # type: ignore[assignment]
 
 
 def _skip_extraction() -> None:
     """The floor under extraction: fetch, round, writer and loop with a constant answer."""
     from decimal import Decimal
 
+    import pricewatch.extract
     from pricewatch.models import Extraction
-    from pricewatch.runtime import pipeline
 
     def constant(_text: str, **_kw: object) -> Extraction:
         return Extraction(Decimal("1"), "USD", True, title="t", extractor="selector")
 
-    pipeline.extract = constant  # type: ignore[assignment]
+    pricewatch.extract.extract = constant  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,9 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20)
-    parser.add_argument("--extract-threads", type=int, default=None,
-                        help="parsing threads (default: pipeline.extract_pool's; 0: parse in "
-                        "the event loop)")
     parser.add_argument("--what-if", choices=["no-availability", "no-extract"],
                         help="a projection, never reported as pricewatch's own number: skip "
                         "the whole-page availability scan (the profiled hot spot)")
@@ -124,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     urls = read_urls(args.urls)
     text = config_text(urls, database_url=f"sqlite:///{args.db}", connections=args.connections,
                        hosts=args.hosts)
+    if args.what_if is not None:  # the patches live in this process: extract in its threads
+        text = json.dumps(json.loads(text) | {"workers": 0})
     settings = loads(text, file="bench-config.yaml")
     phase = Phase()
-    stored = asyncio.run(run(settings, phase, args.extract_threads))
-    name = "pricewatch" if args.what_if is None else f"pricewatch/{args.what_if}"
-    if args.extract_threads is not None:
-        name += f"/threads={args.extract_threads}"
-    report(name, len(urls), stored, phase)
+    stored = asyncio.run(run(settings, phase))
+    report("pricewatch" if args.what_if is None else f"pricewatch/{args.what_if}",
+           len(urls), stored, phase)
     return 0
 
 

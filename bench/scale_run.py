@@ -53,7 +53,8 @@ async def run(settings: Settings, out: dict[str, Any]) -> None:
         out["rows"] = (await conn.execute(text("SELECT count(*) FROM checks"))).scalar_one()
     out.update(startup_seconds=round(done.setup_seconds, 2),
                round_seconds=round(phase.seconds, 2), cpu_seconds=round(phase.cpu_seconds, 2),
-               written=done.written, dropped=done.dropped, summary=done.summary.line())
+               written=done.written, dropped=done.dropped, summary=done.summary.line(),
+               worker_peak_rss_mb=[round(p, 1) for p in done.worker_peaks_mb])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,5 @@
 """pricewatch: self-hosted price monitoring."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pricewatch")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = ["__version__"]

@@ -11,6 +11,7 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      │    └── DatabaseInUse                       another daemon holds the database's lock
      ├── ServeError                               the daemon cannot listen on its port
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
+     ├── WorkerError                              an extraction worker process died on a page
      └── NotifyError                              an alert could not be delivered
 
 Failed *checks* are not exceptions: a 404 or a missing price is a normal result recorded as a
@@ -79,6 +80,11 @@ class ServeError(PricewatchError):
 
 class ExtractionError(PricewatchError, ValueError):
     """An extraction rule (selector, XPath, regex) cannot be used."""
+
+
+class WorkerError(PricewatchError):
+    """An extraction worker process died while it read a page (the check fails, the worker
+    is replaced)."""
 
 
 class NotifyError(PricewatchError):

@@ -201,6 +201,9 @@ class GlobalConfig(Model):
     server: ServerConfig = ServerConfig()
     alerts: AlertsConfig = AlertsConfig()
     stores: dict[str, StoreConfig] = {}
+    # Extraction worker processes; None: one per core (none on one core); 0: extract in
+    # threads of the main process. See docs/performance.md.
+    workers: int | None = Field(None, ge=0, le=64)
 
 
 class SettingsModel(GlobalConfig):

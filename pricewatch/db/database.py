@@ -82,6 +82,8 @@ async def load_previous(engine: AsyncEngine, ids: Mapping[str, int], *,
             continue
         title, etag, last_modified = row
         last = good.get(oid)
+        if last is None and etag is None and last_modified is None:
+            continue  # nothing to resume from (never checked): an empty entry is ~270 bytes
         if last is not None and title:
             last = replace(last, title=title)
         out[key] = Previous(etag=etag, last_modified=last_modified, check=last)

@@ -36,10 +36,15 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (idempotent)."""
-    if revision == "head" and await _stored_revision(engine) == HEAD:
-        return
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, replay: bool = False) -> None:
+    """Bring the database to ``revision`` (idempotent). An empty database gets the newest
+    schema directly unless ``replay`` asks for every migration script to run."""
+    if revision == "head":
+        stored = await _stored_revision(engine)
+        if stored == HEAD:
+            return
+        if stored is None and not replay and await _create_fresh(engine):
+            return
 
     def run(connection: Connection) -> None:
         from alembic import command
@@ -51,6 +56,32 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     with mapped("migration failed"):
         async with engine.begin() as conn:
             await conn.run_sync(run)
+
+
+async def _create_fresh(engine: AsyncEngine) -> bool:
+    """An empty database gets the models' schema in one transaction, stamped HEAD, without
+    Alembic (its import and the replay of every script are most of a first ``once``'s
+    start-up; docs/performance.md measures it). Equivalent because the migrations must
+    produce exactly the models' schema (tests/integration/test_migrations.py compares them);
+    a future migration that adds what the models cannot express (data, triggers) must drop
+    this path. False when the database is not empty (then Alembic decides)."""
+
+    def run(connection: Connection) -> bool:
+        from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
+
+        if inspect(connection).get_table_names():
+            return False
+        metadata.create_all(connection)
+        version = Table("alembic_version", MetaData(),
+                        Column("version_num", String(32), nullable=False),
+                        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+        version.create(connection)
+        connection.execute(version.insert().values(version_num=HEAD))
+        return True
+
+    with mapped("creating the schema failed"):
+        async with engine.begin() as conn:
+            return await conn.run_sync(run)
 
 
 async def _stored_revision(engine: AsyncEngine) -> str | None:

@@ -365,7 +365,7 @@ class _Running:
             try:
                 result = await check_offer(offer, self.parts.fetcher,
                                            previous=self.state.previous.get(key),
-                                           executor=self.parts.pool)
+                                           extractor=self.parts.extractor)
             finally:
                 self.metrics.jobs_running.dec()
                 self.lanes.release(host)

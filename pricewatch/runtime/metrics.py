@@ -33,15 +33,11 @@ _DB_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 
 
 class _Offer:
-    """One offer's gauge values; None: the series is absent."""
+    """One offer's gauge values, made at its first check; None: the series is absent."""
 
-    __slots__ = ("currency", "in_stock", "interval", "last_check", "last_ok", "last_success",
-                 "price", "product", "store")
+    __slots__ = ("currency", "in_stock", "last_check", "last_ok", "last_success", "price")
 
-    def __init__(self, product: str, store: str, interval: float) -> None:
-        self.product = product
-        self.store = store
-        self.interval = interval
+    def __init__(self) -> None:
         self.last_check: float | None = None
         self.last_ok: float | None = None
         self.last_success: float | None = None
@@ -54,30 +50,26 @@ _PAIR = ["product", "store"]
 
 
 class _OfferSeries(Collector):
-    """The per-offer gauges, produced at scrape time from one small object per offer. Labelled
-    prometheus_client Gauges keep a child object, a lock and a value per offer and gauge,
-    many times this object's size: at a large catalogue they were most of the daemon's memory
-    (bench/schedule.py reports its peak RSS)."""
+    """The per-offer gauges, produced at scrape time from the configured offers (labels and
+    interval) and one small object per checked offer. Labelled prometheus_client Gauges keep
+    a child object, a lock and a value per offer and gauge, many times this object's size: at
+    a large catalogue they were most of the daemon's memory (bench/daemon_memory.py reports
+    its peak RSS); an offer not checked yet costs nothing here."""
 
     def __init__(self) -> None:
+        self._configured: list[Offer] = []
         self._offers: dict[str, _Offer] = {}
 
     def configure(self, offers: list[Offer]) -> None:
-        wanted = {o.key: o for o in offers}
+        self._configured = offers
+        wanted = {o.key for o in offers}
         for key in [k for k in self._offers if k not in wanted]:
             del self._offers[key]
-        for key, offer in wanted.items():
-            entry = self._offers.get(key)
-            if entry is None:
-                self._offers[key] = _Offer(offer.product_id, offer.store, offer.interval)
-            else:
-                entry.interval = offer.interval
 
     def update(self, offer: Offer, check: Check) -> None:
         entry = self._offers.get(offer.key)
         if entry is None:
-            entry = self._offers[offer.key] = _Offer(offer.product_id, offer.store,
-                                                     offer.interval)
+            entry = self._offers[offer.key] = _Offer()
         when = check.observed_at.timestamp()
         entry.last_check = when
         ok = check.outcome is Outcome.OK
@@ -95,9 +87,13 @@ class _OfferSeries(Collector):
     def collect(self) -> Iterable[Metric]:
         families = self._families()
         price, in_stock, last_check, last_success, last_ok, interval = families
-        for e in self._offers.values():
-            pair = [e.product, e.store]
-            interval.add_metric(pair, e.interval)
+        entries = self._offers
+        for offer in self._configured:
+            pair = [offer.product_id, offer.store]
+            interval.add_metric(pair, offer.interval)
+            e = entries.get(offer.key)
+            if e is None:
+                continue
             if e.last_check is not None:
                 last_check.add_metric(pair, e.last_check)
             if e.last_ok is not None:
@@ -105,7 +101,7 @@ class _OfferSeries(Collector):
             if e.last_success is not None:
                 last_success.add_metric(pair, e.last_success)
             if e.price is not None and e.currency is not None:
-                price.add_metric([e.product, e.store, e.currency], e.price)
+                price.add_metric([offer.product_id, offer.store, e.currency], e.price)
             if e.in_stock is not None:
                 in_stock.add_metric(pair, e.in_stock)
         return families

@@ -6,19 +6,19 @@ never raises for anything a web page can do.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
+from typing import TYPE_CHECKING
 
-from pricewatch.extract import extract
-from pricewatch.fetch import Fetcher
+from pricewatch.errors import WorkerError
 from pricewatch.models import Check, Extraction, FetchResult, Offer, Outcome, Previous
+
+if TYPE_CHECKING:
+    from pricewatch.fetch import Fetcher
+    from pricewatch.runtime.workers import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +37,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def extract_pool(threads: int | None = None) -> ThreadPoolExecutor | None:
-    """Threads for parsing pages (None: one per core, at most 4; 0: no pool, parse in the
-    event loop). Lexbor (and lxml, for XPath rules) parses with the GIL released, so the
-    loop keeps serving sockets meanwhile. ``python -m bench.throughput --contenders
-    pricewatch,pricewatch-inloop`` measures the pool against parsing in the loop."""
-    count = min(4, os.cpu_count() or 1) if threads is None else threads
-    return ThreadPoolExecutor(count, thread_name_prefix="extract") if count else None
-
-
 async def check_offer(
     offer: Offer,
     fetcher: Fetcher,
     *,
     previous: Previous | None = None,
     clock: Clock = utcnow,
-    executor: Executor | None = None,
+    extractor: Extractor | None = None,
 ) -> CheckResult:
-    """Run one check; every path ends in a Check with an outcome. With ``executor``, the page
-    is parsed and searched there instead of in the event loop."""
+    """Run one check; every path ends in a Check with an outcome. With ``extractor``, the page
+    is parsed and searched there (worker processes or threads) instead of in the event loop."""
     observed_at = clock()
     started = time.perf_counter()
     try:
@@ -66,13 +57,15 @@ async def check_offer(
             last_modified=previous.last_modified if previous and previous.check else None,
         )
         found = None
-        if executor is not None and fetched.outcome is Outcome.OK and not fetched.not_modified:
-            # Lexbor parses with the GIL released: in a worker thread that work
-            # leaves the event loop free for the other requests' I/O (no loop lag, no false
-            # timeouts) and can use a second core, without the pickling a process pool costs.
-            found = await asyncio.get_running_loop().run_in_executor(
-                executor, partial(extract, fetched.text, url=fetched.url, spec=offer.extract))
+        if extractor is not None and fetched.outcome is Outcome.OK and not fetched.not_modified:
+            # Off the loop: parse cost in the loop once gave 1.6 s of loop lag and false
+            # timeouts; in worker processes it also runs on the other cores.
+            found = await extractor.extract(fetched.text, url=fetched.url, spec=offer.extract)
         check = _to_check(offer, fetched, observed_at, started, previous, found=found)
+    except WorkerError as exc:  # the extractor logged it; the worker is being replaced
+        check = Check(offer.key, observed_at, Outcome.ERROR, http_status=fetched.status,
+                      duration_ms=_ms(started), error=str(exc)[:500])
+        return CheckResult(check)
     except Exception as exc:
         log.exception("check of %s failed unexpectedly", offer.key)
         check = Check(offer.key, observed_at, Outcome.ERROR,
@@ -101,6 +94,10 @@ def _to_check(
         return replace(base, outcome=fetched.outcome, error=fetched.error,
                        duration_ms=_ms(started))
     if found is None:
+        # Imported here: with worker processes this process never parses a page, and
+        # selectolax's import and the extractors' tables stay out of it.
+        from pricewatch.extract import extract
+
         found = extract(fetched.text, url=fetched.url, spec=offer.extract)
     if found.price is None:
         return replace(base, in_stock=found.in_stock, title=found.title,

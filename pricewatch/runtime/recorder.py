@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,8 @@ from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Offer, Outcome, Previous
 from pricewatch.runtime.metrics import Metrics
-from pricewatch.runtime.pipeline import CheckResult, extract_pool, utcnow
+from pricewatch.runtime.pipeline import CheckResult, utcnow
+from pricewatch.runtime.workers import Extractor, make_extractor
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Recording:
     """The started parts a check runs through and is recorded by."""
 
     fetcher: Fetcher
-    pool: Executor | None
+    extractor: Extractor
     writer: CheckWriter
     alerts: AlertService
     feed: AlertFeed
@@ -162,11 +162,12 @@ async def recording(
     keep: int | None = None,
     state: OfferState | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
-    extract_threads: int | None = None,
+    extractor: Extractor | None = None,
     raised: list[Alert] | None = None,
     alert_grace: float = ALERT_GRACE,
 ) -> AsyncIterator[Recording]:
-    """Start fetcher, extraction threads, writer and alerts; on leaving, write what is left,
+    """Start fetcher, extractor (``extractor``, started by the caller, or one of the config's
+    ``workers`` started here), writer and alerts; on leaving, write what is left,
     judge it, deliver due alerts (each bounded by its grace) and stop them. ``offer_of`` is the
     current config's offer for a key (None once a reload removed it); alerts raised are
     appended to ``raised``."""
@@ -177,34 +178,32 @@ async def recording(
                          on_write=None if metrics is None else metrics.observe_write)
     recorder = Recorder(writer, ids, metrics=metrics, keep=keep, state=state,
                         configured=lambda key: offer_of(key) is not None, on_check=on_check)
-    pool = extract_pool(extract_threads)  # parsing off the event loop (see extract_pool)
-    try:
-        async with Fetcher(settings.model.http, observer=metrics) as fetcher:
-            await alerts.__aenter__()
-            writer.start()
-            judging = asyncio.create_task(feed.run(), name="alert-feed")
+    async with contextlib.AsyncExitStack() as stack:
+        if extractor is None:  # parsing off the event loop, on every core (runtime.workers)
+            extractor = await stack.enter_async_context(make_extractor(settings.model.workers))
+        fetcher = await stack.enter_async_context(
+            Fetcher(settings.model.http, observer=metrics))
+        await alerts.__aenter__()
+        writer.start()
+        judging = asyncio.create_task(feed.run(), name="alert-feed")
+        try:
+            yield Recording(fetcher, extractor, writer, alerts, feed, recorder)
+        finally:
+            await writer.close(grace=WRITE_GRACE)
+            feed.finish()  # judge what the last flush stored, then let alerts deliver
             try:
-                yield Recording(fetcher, pool, writer, alerts, feed, recorder)
-            finally:
-                await writer.close(grace=WRITE_GRACE)
-                feed.finish()  # judge what the last flush stored, then let alerts deliver
-                try:
-                    await asyncio.wait_for(judging, timeout=alert_grace)
-                except TimeoutError:
-                    log.warning("alerts for %d stored checks not judged within %.0fs",
-                                feed.pending, alert_grace)
-                except Exception as exc:
-                    log.error("alert judging stopped with an error: %s", _brief(exc))
-                # The rows are written by now: an alert part that failed must not turn the
-                # end of the run into a traceback (undelivered alerts stay in the database).
-                try:
-                    await alerts.__aexit__(None, None, None)
-                except Exception as exc:
-                    log.error("alert delivery stopped with an error: %s", _brief(exc))
-    finally:
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                pool.shutdown(wait=False, cancel_futures=True)
+                await asyncio.wait_for(judging, timeout=alert_grace)
+            except TimeoutError:
+                log.warning("alerts for %d stored checks not judged within %.0fs",
+                            feed.pending, alert_grace)
+            except Exception as exc:
+                log.error("alert judging stopped with an error: %s", _brief(exc))
+            # The rows are written by now: an alert part that failed must not turn the
+            # end of the run into a traceback (undelivered alerts stay in the database).
+            try:
+                await alerts.__aexit__(None, None, None)
+            except Exception as exc:
+                log.error("alert delivery stopped with an error: %s", _brief(exc))
 
 
 def _brief(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -22,8 +21,9 @@ from pricewatch.db.database import load_previous, open_database, sync
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Offer, Previous
-from pricewatch.runtime.pipeline import CheckResult, check_offer, extract_pool
+from pricewatch.runtime.pipeline import CheckResult, check_offer
 from pricewatch.runtime.recorder import Recorder, Summary, recording
+from pricewatch.runtime.workers import Extractor, make_extractor
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,14 @@ async def run_round(
     recorder: Recorder | None = None,
     previous: Mapping[str, Previous] | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
-    extract_threads: int | None = None,
-    executor: Executor | None = None,
+    extractor: Extractor | None = None,
     keep: int | None = None,
 ) -> Summary:
     """Check every offer once; each result goes through ``recorder`` (or a plain one on
     ``writer`` and ``ids``) as soon as it exists, so rows are written while the round runs.
 
-    Pages are parsed on ``executor``, or on ``extract_threads`` worker threads of the round's
-    own (see ``pipeline.extract_pool``). The summary holds up to ``keep`` checks (None: all).
+    Pages are parsed by ``extractor`` (a started one, see ``runtime.workers``; None: in the
+    event loop). The summary holds up to ``keep`` checks (None: all).
     """
     started = time.perf_counter()
     if recorder is None:
@@ -55,8 +54,6 @@ async def run_round(
     # A long round streams its rows in batches instead of holding them all until the caller
     # closes the writer (and, past max_buffer, dropping the oldest). Idempotent.
     recorder.writer.start()
-    own_pool = executor is None
-    pool = extract_pool(extract_threads) if own_pool else executor
     lanes: dict[str, list[Offer]] = defaultdict(list)
     for offer in offers:
         lanes[(urlsplit(offer.url).hostname or "").lower()].append(offer)
@@ -65,7 +62,7 @@ async def run_round(
         while queue:
             offer = queue.pop()
             result = await check_offer(offer, fetcher, previous=(previous or {}).get(offer.key),
-                                       executor=pool)
+                                       extractor=extractor)
             recorder.record(offer, result)
 
     tasks: list[asyncio.Task[None]] = []
@@ -73,11 +70,7 @@ async def run_round(
         lane.reverse()  # pop() from the end keeps the config's order
         workers = max(1, min(len(lane), lane[0].fetch.per_host_concurrency))
         tasks.extend(asyncio.create_task(worker(lane)) for _ in range(workers))
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        if own_pool and pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    await asyncio.gather(*tasks)
     summary = recorder.summary
     summary.seconds = time.perf_counter() - started
     return summary
@@ -102,13 +95,16 @@ async def run_once(
     offers = settings.offers()
     by_key = {o.key: o for o in offers}
     raised: list[Alert] = []
-    async with open_database(settings) as engine:
+    # The workers start first: they import the extractors while the database is prepared.
+    async with make_extractor(settings.model.workers) as extractor, \
+            open_database(settings) as engine:
         ids = await sync(engine, offers)
         previous = await load_previous(engine, ids)
         async with recording(settings, engine, ids, offer_of=by_key.get, keep=keep,
-                             on_check=on_check, raised=raised, alert_grace=30.0) as parts:
+                             on_check=on_check, raised=raised, alert_grace=30.0,
+                             extractor=extractor) as parts:
             summary = await run_round(offers, fetcher=parts.fetcher, recorder=parts.recorder,
-                                      previous=previous, executor=parts.pool)
+                                      previous=previous, extractor=parts.extractor)
         written = parts.writer.written
     log.info("round done: %s", summary.line())
     return OnceResult(summary, written, raised)

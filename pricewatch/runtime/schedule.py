@@ -13,32 +13,26 @@ Planning is pure and separate from the scheduler:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import heapq
 import logging
 import math
 import random
+import time
+from array import array
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from apscheduler.events import (
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobEvent,
-    JobSubmissionEvent,
-)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
-CATCH_UP_SUFFIX = "#catch-up"
 
 
 def validate_cron(expression: str) -> None:
@@ -47,6 +41,15 @@ def validate_cron(expression: str) -> None:
         CronTrigger.from_crontab(expression)
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
+
+
+def next_slot(anchor: float, interval: float, now: float) -> float:
+    """The first slot of the grid ``anchor + k * interval`` (k >= 0) after ``now``. A run's
+    jitter is added to its slot and never feeds the next one (jitter is in [0, spread), so
+    a run never fires before its slot and the slot after it is the next one on the grid):
+    the mean gap stays the interval, however late runs start."""
+    k = max(0, math.floor((now - anchor) / interval) + 1)
+    return anchor + k * interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,57 +135,28 @@ def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> lis
     return plans
 
 
-class AnchoredTrigger(BaseTrigger):  # type: ignore[misc]  # untyped base
-    """Fires once per slot ``start + k * interval``, each fire moved by its own random offset
-    in ``[-jitter/2, +jitter/2]`` around the slot. APScheduler's IntervalTrigger adds jitter to
-    the previous (already jittered) fire time, so offsets accumulate and the mean gap grows by
-    half the jitter; here the next slot is found from the anchor, never from the last fire."""
-
-    __slots__ = ("_half", "_interval", "_rng", "_start")
-
-    def __init__(self, start: datetime, interval: float, jitter: float,
-                 rng: random.Random | None = None) -> None:
-        self._start = start
-        self._interval = interval
-        # At most a quarter interval either way, so a fire time always names its slot.
-        self._half = min(jitter / 2, interval / 4)
-        self._rng = rng or random.Random()
-
-    def slot(self, k: int) -> datetime:
-        return self._start + timedelta(seconds=k * self._interval)
-
-    def slot_of(self, fire_time: datetime) -> int:
-        """The slot a fire time belongs to."""
-        return round((fire_time - self._start).total_seconds() / self._interval)
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None,
-                           now: datetime) -> datetime:
-        if previous_fire_time is None:
-            elapsed = (now - self._start).total_seconds()
-            k = max(0, math.ceil((elapsed - self._half) / self._interval))
-        else:
-            k = self.slot_of(previous_fire_time) + 1
-        offset = self._rng.uniform(-self._half, self._half) if self._half else 0.0
-        return self.slot(k) + timedelta(seconds=offset)
-
-    def __str__(self) -> str:
-        return f"anchored[{self._start.isoformat()} every {self._interval}s ±{self._half}s]"
-
-
-def trigger(plan: Plan, jitter: float, rng: random.Random | None = None) -> BaseTrigger:
-    """The regular trigger of one plan; ``jitter`` is a fraction of the interval."""
-    if plan.cron is not None:
-        cron = CronTrigger.from_crontab(plan.cron, timezone=plan.timezone)
-        cron.jitter = max(0, int(plan.interval * jitter)) or None
-        return cron
-    return AnchoredTrigger(plan.start, plan.interval, plan.interval * jitter, rng)
-
-
 JobFunc = Callable[[str], Awaitable[None]]
+_DRIVER = "pricewatch-slots"
+_NONE = math.nan
+_SHIFT = 24  # up to 8 million offers
+_MASK = (1 << _SHIFT) - 1
+
+
+def _entry(when: float, index: int, is_catch_up: int) -> int:
+    return math.ceil(when * 1000) << _SHIFT | index << 1 | is_catch_up
 
 
 class Scheduler:
-    """A thin, typed face on AsyncIOScheduler: one job per offer (plus catch-up runs)."""
+    """Every offer's next run in one compact heap, fired by a single APScheduler job.
+
+    One APScheduler job per offer (and one more per catch-up run) cost ~725 bytes each, so
+    100,000 offers held ~145 MB of jobs. Here an offer is a few numbers in arrays (its slot
+    grid, next regular run, pending catch-up) and one heap entry per pending run; the one
+    APScheduler job is re-armed for the heap's earliest time. The semantics are the per-offer
+    jobs' were: slots anchored on the plan's grid with fresh jitter per slot (never
+    accumulated), at most one run of an offer at a time ("overlap"), a run later than the
+    grace time skipped ("misfire"), missed slots coalesced into one.
+    """
 
     def __init__(
         self,
@@ -199,22 +173,25 @@ class Scheduler:
         self._misfire = misfire_grace_time
         self._on_lag = on_lag
         self._on_dropped = on_dropped  # told "overlap" or "misfire" for each run not made
-        self._scheduler.add_listener(self._event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES
-                                     | EVENT_JOB_MISSED)
-
-    def _event(self, event: JobEvent) -> None:
-        if isinstance(event, JobSubmissionEvent) and event.code == EVENT_JOB_SUBMITTED:
-            if self._on_lag is not None and event.scheduled_run_times:
-                lag = (datetime.now(UTC) - event.scheduled_run_times[-1]).total_seconds()
-                self._on_lag(max(lag, 0.0))
-        elif event.code == EVENT_JOB_MAX_INSTANCES:
-            if self._on_dropped is not None:
-                self._on_dropped("overlap")
-            log.warning("check of %s still running; this run is skipped", event.job_id)
-        elif event.code == EVENT_JOB_MISSED:
-            if self._on_dropped is not None:
-                self._on_dropped("misfire")
-            log.warning("check of %s missed its slot by more than the grace time", event.job_id)
+        self._index: dict[str, int] = {}
+        self._keys: list[str | None] = []
+        self._anchor = array("d")  # the first regular slot; slots are anchor + k * interval
+        self._interval = array("d")
+        self._next = array("d")  # the next regular run (jitter included); nan: none
+        self._catch_up = array("d")  # the pending catch-up run; nan: none
+        self._cron: dict[int, CronTrigger] = {}
+        # One int per pending run: when (in ms) << 24 | index << 1 | is_catch_up, so the heap
+        # orders by time without a tuple per entry (36 bytes instead of ~110). An entry whose
+        # time no longer matches the arrays is stale (re-planned, removed) and skipped.
+        self._heap: list[int] = []
+        self._running: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._armed: float | None = None
+        # Many instances allowed: _wake never awaits, so two cannot interleave; with one, a
+        # re-arm from inside _wake would be refused as "still running" and then moved a day on.
+        self._scheduler.add_job(self._wake, IntervalTrigger(days=1, timezone=UTC), id=_DRIVER,
+                                next_run_time=None, max_instances=1_000, coalesce=True,
+                                misfire_grace_time=None)
 
     @property
     def running(self) -> bool:
@@ -222,31 +199,125 @@ class Scheduler:
 
     def start(self) -> None:
         self._scheduler.start()
+        self._arm()
 
     def shutdown(self) -> None:
-        """Stop firing jobs; running checks are the caller's to wait for."""
+        """Stop firing runs; running checks are the caller's to wait for."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
     def next_run(self, key: str) -> datetime | None:
-        job = self._scheduler.get_job(key)
-        return None if job is None else job.next_run_time
+        i = self._index.get(key)
+        if i is None:
+            return None
+        times = [t for t in (self._next[i], self._catch_up[i]) if not math.isnan(t)]
+        return datetime.fromtimestamp(min(times), UTC) if times else None
 
     def put(self, plan: Plan) -> None:
-        """Add or replace the jobs of one offer."""
-        common: dict[str, Any] = {
-            "args": [plan.key],
-            "max_instances": 1,
-            "coalesce": True,
-            "misfire_grace_time": math.ceil(self._misfire),
-            "replace_existing": True,
-        }
-        self._scheduler.add_job(self._run, trigger(plan, self._jitter), id=plan.key, **common)
-        if plan.catch_up is not None:
-            self._scheduler.add_job(self._run, DateTrigger(plan.catch_up, timezone=UTC),
-                                    id=plan.key + CATCH_UP_SUFFIX, **common)
+        """Add or replace the runs of one offer."""
+        i = self._index.get(plan.key)
+        if i is None:
+            i = len(self._keys)
+            self._index[plan.key] = i
+            self._keys.append(plan.key)
+            for column in (self._anchor, self._interval, self._next, self._catch_up):
+                column.append(_NONE)
+        self._anchor[i] = plan.start.timestamp()
+        self._interval[i] = plan.interval
+        self._cron.pop(i, None)
+        if plan.cron is not None:
+            trigger = CronTrigger.from_crontab(plan.cron, timezone=plan.timezone)
+            trigger.jitter = max(0, int(plan.interval * self._jitter)) or None
+            self._cron[i] = trigger
+            first = trigger.get_next_fire_time(None, plan.start - timedelta(microseconds=1))
+            self._next[i] = first.timestamp() if first is not None else _NONE
+        else:
+            self._next[i] = self._anchor[i] + self._jitter_for(i)
+        self._catch_up[i] = plan.catch_up.timestamp() if plan.catch_up is not None else _NONE
+        self._push(i)
 
     def remove(self, key: str) -> None:
-        for job_id in (key, key + CATCH_UP_SUFFIX):
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job(job_id)
+        i = self._index.pop(key, None)
+        if i is None:
+            return
+        self._keys[i] = None
+        self._next[i] = self._catch_up[i] = _NONE
+        self._cron.pop(i, None)
+
+    # -- the heap and its one APScheduler job ----------------------------------------------------
+
+    def _jitter_for(self, i: int) -> float:
+        spread = self._interval[i] * self._jitter
+        return random.uniform(0, spread) if spread > 0 else 0.0
+
+    def _push(self, i: int) -> None:
+        for when, flag in ((self._next[i], 0), (self._catch_up[i], 1)):
+            if not math.isnan(when):
+                heapq.heappush(self._heap, _entry(when, i, flag))
+        self._arm()
+
+    def _arm(self) -> None:
+        """Point the APScheduler job at the earliest pending run."""
+        top = (self._heap[0] >> _SHIFT) / 1000 if self._heap else None
+        if top == self._armed:
+            return
+        self._armed = top
+        when = None if top is None else datetime.fromtimestamp(top, UTC)
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.modify_job(_DRIVER, next_run_time=when)
+
+    def _following(self, i: int, now: float) -> float:
+        """Offer ``i``'s next regular run after ``now``: the next slot on its grid, freshly
+        jittered (or its crontab's next time)."""
+        cron = self._cron.get(i)
+        if cron is not None:
+            after = cron.get_next_fire_time(None, datetime.fromtimestamp(now, UTC))
+            return after.timestamp() if after is not None else _NONE
+        return next_slot(self._anchor[i], self._interval[i], now) + self._jitter_for(i)
+
+    async def _wake(self) -> None:
+        self._armed = None  # APScheduler moved the job on by a day; point it again below
+        now = time.time()
+        heap = self._heap
+        while heap and (heap[0] >> _SHIFT) / 1000 <= now:
+            entry = heapq.heappop(heap)
+            i, is_catch_up = (entry & _MASK) >> 1, entry & 1
+            when = self._catch_up[i] if is_catch_up else self._next[i]
+            if math.isnan(when) or _entry(when, i, is_catch_up) != entry:
+                continue  # stale
+            key = self._keys[i]
+            if key is None:
+                continue
+            if is_catch_up:
+                self._catch_up[i] = _NONE
+            else:
+                self._next[i] = self._following(i, now)
+                if not math.isnan(self._next[i]):
+                    heapq.heappush(heap, _entry(self._next[i], i, 0))
+            late = now - when
+            if late > self._misfire:
+                self._dropped("misfire")
+                log.warning("check of %s missed its slot by more than the grace time", key)
+            elif i in self._running:
+                self._dropped("overlap")
+                log.warning("check of %s still running; this run is skipped", key)
+            else:
+                if self._on_lag is not None:
+                    self._on_lag(max(late, 0.0))
+                self._running.add(i)
+                task = asyncio.create_task(self._fire(i, key), name=f"check {key}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        self._arm()
+
+    async def _fire(self, i: int, key: str) -> None:
+        try:
+            await self._run(key)
+        except Exception:
+            log.exception("check of %s raised", key)
+        finally:
+            self._running.discard(i)
+
+    def _dropped(self, reason: str) -> None:
+        if self._on_dropped is not None:
+            self._on_dropped(reason)

@@ -22,10 +22,10 @@ from tests.unit.test_config import GOOD, load_text
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def check_database(url: str) -> None:
+async def check_database(url: str, *, replay: bool = True) -> None:
     engine = create_engine(url)
     try:
-        await migrate.upgrade(engine)
+        await migrate.upgrade(engine, replay=replay)
         await migrate.upgrade(engine)  # idempotent
         assert await migrate.current_revision(engine) == migrate.head_revision()
         assert await migrate.drift(engine) == []
@@ -45,6 +45,18 @@ async def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
 async def test_postgres_migrations_match_models(postgres_url: str) -> None:
     """Upgrading an empty PostgreSQL database gives the models' schema too."""
     await check_database(postgres_url)
+
+
+async def test_sqlite_fresh_schema_is_the_migrations_schema(tmp_path: Path) -> None:
+    """An empty SQLite file created without replaying the scripts has the same schema and
+    the same stamp as one the scripts built."""
+    await check_database(f"sqlite:///{tmp_path / 'f.db'}", replay=False)
+
+
+@pytest.mark.postgres
+async def test_postgres_fresh_schema_is_the_migrations_schema(postgres_url: str) -> None:
+    """The same on PostgreSQL."""
+    await check_database(postgres_url, replay=False)
 
 
 async def roundtrip(url: str, tmp_path: Path) -> None:
@@ -126,8 +138,8 @@ async def test_a_database_at_head_is_not_upgraded_again(tmp_path: Path) -> None:
 
 
 def test_a_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
-    """Alembic costs 11 MB of RSS for the life of the process; a database already at the
-    newest revision does not need it."""
+    """Alembic costs 11 MB of RSS for the life of the process; neither an empty database
+    nor one already at the newest revision needs it, a database at an older revision does."""
     db = tmp_path / "a.db"
     code = (
         "import asyncio, sys\n"
@@ -135,13 +147,17 @@ def test_a_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
         "from pricewatch.db.engine import create_engine\n"
         "async def main():\n"
         f"    e = create_engine('sqlite:///{db}')\n"
-        "    await migrate.upgrade(e)\n"
+        "    await migrate.upgrade(e, sys.argv[1])\n"
         "    await e.dispose()\n"
         "    print('alembic' in sys.modules)\n"
         "asyncio.run(main())\n"
     )
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True)
-    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert (first.stdout.strip(), second.stdout.strip()) == ("True", "False")
+
+    def start(revision: str = "head") -> str:
+        return subprocess.run([sys.executable, "-c", code, revision], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert (start(), start()) == ("False", "False")
+    db.unlink()
+    assert (start("0001"), start()) == ("True", "True")  # 0001 -> 0002 needs the scripts
+    assert start() == "False"

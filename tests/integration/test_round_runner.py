@@ -24,6 +24,7 @@ from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
 from pricewatch.runtime.rounds import run_round
+from pricewatch.runtime.workers import make_extractor
 
 PAGES = 30
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -85,19 +86,21 @@ async def _database(path: Path) -> AsyncEngine:
     return engine
 
 
-@pytest.mark.parametrize("threads", [0, 2])
-async def test_round_stores_every_price_with_and_without_extract_threads(
-    shop: str, tmp_path: Path, threads: int
+@pytest.mark.parametrize("workers", [None, 0, 2])
+async def test_round_stores_every_price_in_the_loop_in_threads_and_in_worker_processes(
+    shop: str, tmp_path: Path, workers: int | None
 ) -> None:
-    """Parsing on worker threads or in the loop gives the same, correct price for every page."""
+    """Parsing in the loop, on threads or in worker processes gives the same, correct price
+    for every page."""
     engine = await _database(tmp_path / "pw.db")
     offers = _offers(shop, PAGES)
     async with engine.begin() as conn:
         ids = await sync_catalog(conn, offers, datetime.now(UTC))
     writer = CheckWriter(engine)
-    async with Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
+    extractor = contextlib.nullcontext(None) if workers is None else make_extractor(workers)
+    async with extractor as parser, Fetcher(HttpConfig(per_host_delay=0)) as fetcher:
         summary = await run_round(offers, fetcher=fetcher, writer=writer, ids=ids,
-                                  extract_threads=threads)
+                                  extractor=parser)
     await writer.close()
     prices = {c.offer_key: c.price for c in summary.checks if c.outcome is Outcome.OK}
     assert prices == {o.key: _price(i) for i, o in enumerate(offers)}

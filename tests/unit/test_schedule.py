@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pricewatch.runtime.schedule import Due, Plan, phases, plan, trigger, validate_cron
+from pricewatch.runtime.schedule import Due, next_slot, phases, plan, validate_cron
 
 NOW = datetime(2026, 5, 1, 12, 0, 7, tzinfo=UTC)
 HOUR = 3600.0
@@ -89,29 +89,27 @@ def test_validate_cron_rejects_garbage() -> None:
 
 
 def test_jitter_stays_around_anchored_slots() -> None:
-    """With a 60 s interval and jitter 0.1, 2,000 consecutive fires stay within 3 s of their
-    anchored slot and the mean gap equals the interval (APScheduler's own jitter drifts)."""
-    start = NOW + timedelta(seconds=17)
-    fires = trigger(Plan("o", 60.0, start), 0.1, random.Random(7))
-    previous = None
-    times = []
-    for _ in range(2000):
-        previous = fires.get_next_fire_time(previous, previous or NOW)
-        assert previous is not None
-        times.append(previous)
+    """With a 60 s interval and jitter 0.1, 2,000 consecutive runs (each fired at its jittered
+    time, the next slot taken from there as the scheduler does) stay within 6 s after their
+    anchored slot, and the mean gap equals the interval (APScheduler's own jitter drifts)."""
+    rng = random.Random(7)
+    anchor = NOW.timestamp() + 17
+    times = [anchor + rng.uniform(0, 6.0)]
+    for _ in range(1999):
+        times.append(next_slot(anchor, 60.0, times[-1]) + rng.uniform(0, 6.0))
     for k, moment in enumerate(times):
-        slot = start + timedelta(seconds=60 * k)
-        assert abs((moment - slot).total_seconds()) <= 3.0, k
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        slot = anchor + 60 * k
+        assert 0 <= moment - slot < 6.0, k
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert sum(gaps) / len(gaps) == pytest.approx(60.0, abs=0.01)
     assert max(gaps) > 61
     assert min(gaps) < 59
 
 
-def test_anchored_trigger_resumes_on_the_grid_after_a_late_start() -> None:
-    """Asked with no previous fire long after its start, the trigger picks the next slot of
-    the original grid (a restart or a late loop does not shift the phase)."""
-    start = NOW
-    fires = trigger(Plan("o", 60.0, start), 0.0)
-    later = NOW + timedelta(seconds=60 * 10 + 5)
-    assert fires.get_next_fire_time(None, later) == NOW + timedelta(seconds=660)
+def test_anchored_slots_resume_on_the_grid_after_a_late_start() -> None:
+    """Asked long after its anchor (a restart, a late loop), the next slot is the original
+    grid's: the phase does not shift, and a run late by less than a slot is not repeated."""
+    anchor = NOW.timestamp()
+    assert next_slot(anchor, 60.0, anchor + 60 * 10 + 5) == anchor + 660
+    assert next_slot(anchor, 60.0, anchor - 30) == anchor
+    assert next_slot(anchor, 60.0, anchor) == anchor + 60

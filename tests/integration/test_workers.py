@@ -1,0 +1,122 @@
+"""Extraction in worker processes: same answers as in-process, and a dead worker costs one
+failed check, never the round."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from decimal import Decimal
+
+import pytest
+from aiohttp import web
+
+from pricewatch.config import HttpConfig
+from pricewatch.errors import ExtractionError, WorkerError
+from pricewatch.fetch import Fetcher
+from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
+from pricewatch.runtime.pipeline import check_offer
+from pricewatch.runtime.workers import ProcessExtractor, make_extractor, worker_count
+from tests.conftest import ServeFn
+
+SPEC = ExtractSpec(selector=".price")
+PAGE = '<html><body><h1>Kettle</h1><span class="price">$12.50</span></body></html>'
+# Many small elements: parsing takes long enough to kill the worker in the middle of it.
+SLOW = "<html><body>" + '<div class="x"><span>a</span></div>' * 400_000 + PAGE[12:]
+
+
+async def _wait_in_flight(extractor: ProcessExtractor) -> None:
+    for _ in range(500):
+        if extractor.in_flight:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the page never reached a worker")
+
+
+async def _wait_workers(extractor: ProcessExtractor, count: int) -> None:
+    for _ in range(1000):
+        if len(extractor.pids) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(extractor.pids)} workers, wanted {count}")
+
+
+async def test_workers_extract_what_the_process_itself_extracts() -> None:
+    """A page read by a worker process gives the same price, currency and title."""
+    async with ProcessExtractor(2) as extractor:
+        found = await asyncio.gather(*(extractor.extract(PAGE, url="http://shop/p", spec=SPEC)
+                                       for _ in range(6)))
+    assert {(f.price, f.currency, f.title) for f in found} == {(Decimal("12.50"), "USD",
+                                                                "Kettle")}
+
+
+async def test_bad_page_content_is_a_result_and_a_bad_rule_raises_as_in_process() -> None:
+    """Junk bytes give an Extraction without a price; an unusable selector raises
+    ExtractionError in the caller, as in-process extraction does."""
+    async with ProcessExtractor(1) as extractor:
+        junk = await extractor.extract("\x00\ufffd<<<>>>" * 1000, url="http://shop/p", spec=SPEC)
+        assert junk.price is None
+        assert junk.error
+        with pytest.raises(ExtractionError):
+            await extractor.extract(PAGE, url="http://shop/p", spec=ExtractSpec(selector="[[["))
+        again = await extractor.extract(PAGE, url="http://shop/p", spec=SPEC)
+    assert again.price == Decimal("12.50")
+
+
+async def test_a_killed_worker_fails_its_page_and_is_replaced() -> None:
+    """SIGKILL on a worker mid-page: that page raises WorkerError naming the signal, the page
+    queued behind it and later pages are still answered, by a replacement worker."""
+    async with ProcessExtractor(1) as extractor:
+        await extractor.extract(PAGE, url="http://shop/p", spec=SPEC)  # the worker is up
+        (pid,) = extractor.pids
+        slow = asyncio.create_task(extractor.extract(SLOW, url="http://shop/p", spec=SPEC))
+        behind = asyncio.create_task(extractor.extract(PAGE, url="http://shop/p", spec=SPEC))
+        await _wait_in_flight(extractor)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match="signal 9"):
+            await slow
+        assert (await behind).price == Decimal("12.50")
+        assert (await extractor.extract(PAGE, url="http://shop/p", spec=SPEC)).price
+        assert extractor.restarts == 1
+        assert extractor.pids
+        assert extractor.pids != [pid]
+
+
+async def test_a_check_whose_worker_dies_is_a_failed_check_with_the_reason(
+    serve: ServeFn,
+) -> None:
+    """Through check_offer: the dead worker's page is an `error` check saying so; the next
+    check of the same offer succeeds."""
+    pages = [SLOW, PAGE]
+
+    async def product(_request: web.Request) -> web.Response:
+        return web.Response(text=pages.pop(0), content_type="text/html")
+
+    base = await serve({"/p": product})
+    offer = Offer("kettle", "Kettle", "shop", f"{base}/p", SPEC,
+                  FetchOptions("test", per_host_delay=0, obey_robots=False), 3600.0)
+    http = HttpConfig(per_host_delay=0, max_bytes=1 << 26)
+    async with ProcessExtractor(1) as extractor, Fetcher(http) as f:
+        await _wait_workers(extractor, 1)
+        (pid,) = extractor.pids
+        first = asyncio.create_task(check_offer(offer, f, extractor=extractor))
+        await _wait_in_flight(extractor)
+        os.kill(pid, signal.SIGKILL)
+        failed = (await first).check
+        second = (await check_offer(offer, f, extractor=extractor)).check
+    assert failed.outcome is Outcome.ERROR
+    assert failed.error is not None
+    assert "extraction worker died (signal 9)" in failed.error
+    assert failed.price is None
+    assert second.outcome is Outcome.OK
+    assert second.price == Decimal("12.50")
+
+
+def test_worker_count_follows_the_machine_unless_configured() -> None:
+    """None means one worker per core (none on one core); a configured count is kept."""
+    cores = os.cpu_count() or 1
+    assert worker_count(None) == (cores if cores > 1 else 0)
+    assert worker_count(3) == 3
+    assert worker_count(0) == 0
+    assert type(make_extractor(0)).__name__ == "ThreadExtractor"
+    assert isinstance(make_extractor(2), ProcessExtractor)
