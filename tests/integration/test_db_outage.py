@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import aiohttp
@@ -15,54 +14,9 @@ from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog
 from pricewatch.runtime.daemon import Daemon
 from tests.conftest import eventually
+from tests.dbproxy import DatabaseProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-class CuttableProxy:
-    """A TCP proxy to PostgreSQL that the test can cut (refusing and resetting connections)
-    and restore on the same port: a database restart, as the client sees it."""
-
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        self._pipes |= {writer, up_writer}
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-        self._pipes -= {writer, up_writer}
-
-    async def cut(self) -> None:
-        if self._server is None:
-            return
-        self._server.close()
-        await self._server.wait_closed()
-        for pipe in list(self._pipes):
-            pipe.transport.abort()
-        self._pipes.clear()
-        self._server = None
-
-    async def restore(self) -> None:
-        await self.start()
 
 
 async def ready(port: int) -> tuple[int, dict[str, object]]:
@@ -75,7 +29,7 @@ async def test_postgres_outage_buffers_and_recovers(
 ) -> None:
     """With Postgres cut off mid-run, checks continue, /readyz turns 503 naming the database,
     and after it returns every check made during the outage is in the database."""
-    proxy = CuttableProxy()
+    proxy = DatabaseProxy()
     await proxy.start()
     db_name = postgres_url.rsplit("/", 1)[1]
     url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{db_name}"
@@ -114,7 +68,7 @@ async def test_postgres_outage_buffers_and_recovers(
         daemon.stop()
         await asyncio.wait_for(task, 60)
         await runner.cleanup()
-        await proxy.cut()
+        await proxy.close()
     total = sum(
         daemon.metrics.registry.get_sample_value(
             "pricewatch_checks_total", {"store": "127.0.0.1", "outcome": o}) or 0
