@@ -27,6 +27,7 @@ async def test_record_writes_counts_and_remembers(tmp_path: Path) -> None:
     a, b = settings.offers()
     configured = {a.key: a}  # b was removed by a reload while its check ran
     metrics = Metrics(CollectorRegistry())
+    metrics.configure([a])  # as the daemon does: the series are the configured offers'
     state = OfferState()
     now = datetime.now(UTC)
     async with open_database(settings) as engine:
