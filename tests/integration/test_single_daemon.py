@@ -141,9 +141,9 @@ async def test_port_in_use_is_one_line(serve: ServeFn, tmp_path: Path) -> None:
 async def test_postgres_lock_is_taken_again_after_an_outage(postgres_url: str) -> None:
     """The advisory lock's session dies with a database cut; verify() takes the lock again on
     a new session once the database is back, so a second daemon is still refused."""
-    from tests.integration.test_db_outage import CuttableProxy
+    from tests.dbproxy import DatabaseProxy
 
-    proxy = CuttableProxy()
+    proxy = DatabaseProxy()
     await proxy.start()
     db_name = postgres_url.rsplit("/", 1)[1]
     engine = create_engine(f"postgresql://postgres@127.0.0.1:{proxy.port}/{db_name}")
@@ -163,4 +163,4 @@ async def test_postgres_lock_is_taken_again_after_an_outage(postgres_url: str) -
     finally:
         await engine.dispose()
         await other.dispose()
-        await proxy.cut()
+        await proxy.close()
