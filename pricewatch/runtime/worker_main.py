@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
 
@@ -48,6 +49,12 @@ def _answer(body: bytearray, url: str, spec: ExtractSpec) -> object:
 
 def serve(stdin: int = 0, stdout: int = 1) -> int:
     """Answer pages until stdin closes."""
+    # A worker lives exactly as long as its pipe: the parent closes stdin when it is done. A
+    # Ctrl-C in the terminal (SIGINT to the whole process group) or a service manager's
+    # SIGTERM to every process must reach only the parent, which then finishes its running
+    # checks with these workers and shuts them down in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import pricewatch.extract  # noqa: F401  (before the first page, not during it)
 
     while True:

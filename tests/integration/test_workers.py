@@ -120,3 +120,20 @@ def test_worker_count_follows_the_machine_unless_configured() -> None:
     assert worker_count(0) == 0
     assert type(make_extractor(0)).__name__ == "ThreadExtractor"
     assert isinstance(make_extractor(2), ProcessExtractor)
+
+
+async def test_a_terminal_ctrl_c_reaches_only_the_parent() -> None:
+    """SIGINT and SIGTERM sent to a worker (as Ctrl-C and service managers send them to the
+    whole process group) neither kill it nor print a traceback: it goes on answering, and it
+    ends when the parent closes its pipe."""
+    async with ProcessExtractor(1) as extractor:
+        await _wait_workers(extractor, 1)
+        (pid,) = extractor.pids
+        await extractor.extract(PAGE, url="http://shop/p", spec=SPEC)  # imports done
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        found = await extractor.extract(PAGE, url="http://shop/p", spec=SPEC)
+        assert found.price == Decimal("12.50")
+        assert extractor.pids == [pid]
+        assert extractor.restarts == 0
