@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -77,6 +78,15 @@ async def eventually(condition: Callable[[], Awaitable[bool]], within: float, wh
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def daemon_ready(port: int) -> bool:
+    """Whether a daemon on ``port`` answers /readyz with 200 (not yet listening: False)."""
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/readyz") as r:
+            return r.status == 200
+    except aiohttp.ClientError:
+        return False
 
 
 def write(path: Path, text: str) -> Path:

@@ -10,7 +10,6 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 import yaml
 from aiohttp import web
@@ -20,7 +19,7 @@ from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog, price_at
 from pricewatch.extract import explain
 from pricewatch.models import ExtractSpec
-from tests.conftest import ServeFn, eventually
+from tests.conftest import ServeFn, daemon_ready, eventually
 
 NOW = 1_790_000_000.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,15 +217,7 @@ async def test_a_running_daemon_schedules_the_added_product(
             [sys.executable, "-m", "pricewatch.cli", "run", "-c", str(cfg)],
             stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
         try:
-            async def ready() -> bool:
-                try:
-                    async with aiohttp.ClientSession() as s, s.get(
-                            f"http://127.0.0.1:{free_port}/readyz") as r:
-                        return r.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(ready, 30, "/readyz")
+            await eventually(lambda: daemon_ready(free_port), 30, "/readyz")
             url = f"{demo}{products[4].path}"
             assert await asyncio.to_thread(add, url, "-c", str(cfg), "--id", "espresso") == 0
 

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pricewatch.demo import shop
 from pricewatch.demo.catalog import catalog, price_at
-from tests.conftest import ServeFn, eventually
+from tests.conftest import ServeFn, daemon_ready, eventually
 
 NOW = 1_790_000_000.0
 pytestmark = pytest.mark.slow
@@ -94,15 +94,7 @@ async def test_daemon_lifecycle(serve: ServeFn, free_port: int, tmp_path: Path) 
         stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
     )
     try:
-        async def ready() -> bool:
-            try:
-                async with aiohttp.ClientSession() as s, s.get(
-                        f"http://127.0.0.1:{free_port}/readyz") as r:
-                    return r.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await eventually(ready, 30, "/readyz")
+        await eventually(lambda: daemon_ready(free_port), 30, "/readyz")
         products = catalog(4)
 
         async def priced(count: int) -> bool:
