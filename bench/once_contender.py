@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20)
-    parser.add_argument("--workers", type=int, help="http.workers (default: the config's)")
+    parser.add_argument("--workers", type=int, help="workers: (default: the config's)")
     args = parser.parse_args(argv)
     urls = read_urls(args.urls)
     text = json.loads(config_text(urls, database_url=f"sqlite:///{args.db}",
