@@ -61,6 +61,8 @@ class FetchOptions:
     per_host_concurrency: int = 2
     per_host_delay: float = 1.0
     accept_json: bool = False  # the offer extracts from a JSON document, so not_html is wrong
+    # A sitemap: XML is the document, and a gzipped file (sitemap.xml.gz) is inflated, capped.
+    accept_xml: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from pricewatch.config.settings import (
     AlertLayers,
     Settings,
     default_config_path,
+    fetch_options_for,
     load,
     loads,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "StoreConfig",
     "TimeoutsConfig",
     "default_config_path",
+    "fetch_options_for",
     "load",
     "loads",
     "parse_duration",

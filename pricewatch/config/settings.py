@@ -203,6 +203,15 @@ class _Resolver:
 _NO_STORE = StoreConfig()
 
 
+def fetch_options_for(model: GlobalConfig, url: str) -> FetchOptions:
+    """The fetch options an offer at ``url`` without overrides of its own would get (its
+    store's settings over the http section), for requests made outside the offers: the
+    pages `pricewatch discover` crawls are that store's pages."""
+    resolver = _Resolver(model)
+    store = model.stores.get(resolver.store_of(url, None), _NO_STORE)
+    return resolver._fetch_options(store, OfferConfig(url=url))
+
+
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Settings:
     """Read, interpolate and validate a config file."""
     file = Path(path)

@@ -13,6 +13,7 @@ RANK = {
     "__main__": 9,
     "cli": 8,
     "runtime": 7,
+    "discover": 7,  # the crawl of `pricewatch discover`: fetch + extract, beside runtime
     "alerts": 6,
     "db": 5,
     "fetch": 4,
