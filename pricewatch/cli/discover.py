@@ -178,9 +178,11 @@ def _short(title: str | None) -> str | None:
     return title[:_TITLE_WIDTH - 1] + "…"
 
 
-async def run(request: Request, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+async def run(request: Request, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Crawl, print, maybe add; 0 when products were found, 1 when none (or the start page
     failed), 130 when Ctrl-C cut the crawl short."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     settings = _settings(request.config)
     model = settings.model if settings is not None else GlobalConfig(http=HttpConfig())
     result = await crawl(request, model, err)
