@@ -309,9 +309,10 @@ def _add_discover_options(p: argparse.ArgumentParser) -> None:
                    "/sitemap.xml)")
     p.add_argument("--match", metavar="REGEX",
                    help="keep only sitemap entries and products whose URL matches")
-    p.add_argument("--per-pattern", type=int, default=100, metavar="K",
-                   help="trap bound: stop following a URL pattern (path with numbers "
-                   "generalised) after K pages of it that were not products (default 100)")
+    p.add_argument("--per-pattern", type=int, default=50, metavar="K",
+                   help="trap bound: follow at most K pages of one URL pattern (the path with "
+                   "numbers generalised) in a row, as a calendar's 'next month' or an endless "
+                   "'next page' would go on (default 50)")
     p.add_argument("--add", action="store_true",
                    help="append the products the config does not watch yet")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")

@@ -45,7 +45,7 @@ class Request:
     config: Path
     depth: int = 2
     max_pages: int = 1000
-    per_pattern: int = 100
+    per_pattern: int = 50
     same_site: bool = False
     sitemaps: bool = False
     match: str | None = None

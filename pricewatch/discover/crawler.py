@@ -35,14 +35,14 @@ _NO_REQUEST = frozenset([Outcome.ROBOTS_DISALLOWED, Outcome.HOST_PAUSED])
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How far a crawl may go. ``depth``: link hops from the start (0: the start only);
-    ``max_pages``: pages and sitemaps fetched; ``per_pattern``: non-product pages per URL
-    pattern (see Frontier); ``sitemaps``: also read the site's own sitemaps (robots.txt
+    ``max_pages``: pages and sitemaps fetched; ``per_pattern``: pages of one URL pattern in a
+    row (see Frontier); ``sitemaps``: also read the site's own sitemaps (robots.txt
     ``Sitemap:`` lines, else /sitemap.xml); ``match``: only sitemap entries and products
     whose URL it matches."""
 
     depth: int = 2
     max_pages: int = 1000
-    per_pattern: int = 100
+    per_pattern: int = 50
     same_site: bool = False
     sitemaps: bool = False
     match: re.Pattern[str] | None = None
@@ -252,7 +252,6 @@ class _Crawl:
     async def _visit_page(self, task: Task) -> None:
         result = await self._fetch(task, self.c.page_options)
         if result is None:
-            self.frontier.settle(task.url, product=False)
             return
         url = canonical(result.url) or task.url
         if url != task.url:  # redirected
@@ -267,11 +266,9 @@ class _Crawl:
         if reading.canonical is not None and reading.canonical != url:
             if not self.frontier.mark(reading.canonical):
                 self.progress.duplicates += 1
-                self.frontier.settle(task.url, product=reading.product is not None)
                 return
             url = reading.canonical
         product = reading.product
-        self.frontier.settle(task.url, product=product is not None)
         if product is not None:
             match = self.limits.match
             if product.price is not None and (match is None or match.search(url)):
@@ -282,7 +279,7 @@ class _Crawl:
         for link, paging in reading.links:
             depth = task.depth if paging or is_pagination(url, link) else task.depth + 1
             if depth <= self.limits.depth:
-                self.frontier.add(Task(link, depth, Kind.PAGE, via=url))
+                self.frontier.add(self.frontier.follow(task, url, link, depth))
 
     def _count(self) -> None:
         p = self.progress

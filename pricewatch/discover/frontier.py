@@ -29,6 +29,7 @@ class Task:
     depth: int
     kind: Kind = Kind.PAGE
     via: str | None = None
+    run: int = 1  # pages of this URL's pattern in a row up to here (see Frontier)
 
 
 def digest(url: str) -> int:
@@ -38,17 +39,18 @@ def digest(url: str) -> int:
 class Frontier:
     """Breadth-first: tasks come out in the order they went in, each URL at most once.
 
-    ``per_pattern`` bounds traps (calendars, endless facets, numbered link chains): once that
-    many pages of one URL pattern have turned out not to be products, the pattern is closed
-    and its queued and future URLs are dropped. Product pages never count against it, so a
-    shop's thousands of ``/product/N`` pages all get through."""
+    ``per_pattern`` bounds traps (calendars, endless "next" links, numbered link chains): a
+    task's ``run`` counts the pages of its URL pattern it was reached through in a row
+    (a page linked from a page of the same pattern continues the row), and a task whose run
+    passes the cap is dropped. Siblings do not add up: fifty categories of ten listing pages
+    each are fifty rows of ten, and a shop's thousands of product pages are linked from
+    listings, so each starts a row of its own."""
 
     def __init__(self, *, per_pattern: int) -> None:
         self._seen: set[int] = set()
         self._queue: deque[Task] = deque()
         self._per_pattern = per_pattern
-        self._misses: dict[str, int] = {}
-        self.trapped = 0  # URLs dropped because their pattern was closed
+        self.trapped = 0  # URLs dropped because their pattern ran too long
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -58,11 +60,12 @@ class Frontier:
         return len(self._seen)
 
     def add(self, task: Task) -> bool:
-        """Queue ``task`` unless its URL was seen or its pattern is closed."""
-        if not self.mark(task.url):
+        """Queue ``task`` unless its URL was seen or its row is past the cap."""
+        if task.run > self._per_pattern:
+            if digest(task.url) not in self._seen:
+                self.trapped += 1
             return False
-        if self._closed(task.url):
-            self.trapped += 1
+        if not self.mark(task.url):
             return False
         self._queue.append(task)
         return True
@@ -76,19 +79,10 @@ class Frontier:
         return True
 
     def pop(self) -> Task | None:
-        """The next task whose pattern is still open, or None when none is left."""
-        while self._queue:
-            task = self._queue.popleft()
-            if task.kind is Kind.SITEMAP or not self._closed(task.url):
-                return task
-            self.trapped += 1
-        return None
+        return self._queue.popleft() if self._queue else None
 
-    def settle(self, url: str, *, product: bool) -> None:
-        """Count a fetched page against its pattern unless it was a product."""
-        if not product:
-            key = pattern(url)
-            self._misses[key] = self._misses.get(key, 0) + 1
-
-    def _closed(self, url: str) -> bool:
-        return self._misses.get(pattern(url), 0) >= self._per_pattern
+    def follow(self, parent: Task, page_url: str, link: str, depth: int) -> Task:
+        """The task for ``link`` found on ``parent`` (read at ``page_url``): its row goes on
+        when the link has the page's own pattern."""
+        run = parent.run + 1 if pattern(link) == pattern(page_url) else 1
+        return Task(link, depth, Kind.PAGE, via=page_url, run=run)

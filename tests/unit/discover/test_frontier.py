@@ -16,22 +16,21 @@ def test_each_url_is_queued_once() -> None:
     assert frontier.pop() is None
 
 
-def test_a_pattern_closes_after_its_cap_of_non_product_pages() -> None:
-    """After three calendar pages that were not products, queued and new calendar URLs are
-    dropped; product pages of one pattern never close it."""
+def test_a_row_of_one_pattern_stops_at_the_cap_but_siblings_do_not_add_up() -> None:
+    """A calendar whose every month links to the next is cut after three months in a row;
+    forty listings of numbered categories linked from one home page all get through."""
     frontier = Frontier(per_pattern=3)
-    for month in range(1, 6):
-        frontier.add(Task(f"https://s.example/calendar/{month}", 1))
-    for _ in range(1, 4):
-        task = frontier.pop()
-        assert task is not None
-        frontier.settle(task.url, product=False)
-    assert frontier.pop() is None
-    assert not frontier.add(Task("https://s.example/calendar/99", 1))
-    assert frontier.trapped == 3
-    for n in range(10):
-        assert frontier.add(Task(f"https://s.example/p/{n}", 1))
-        task = frontier.pop()
-        assert task is not None
-        frontier.settle(task.url, product=True)
-    assert frontier.add(Task("https://s.example/p/100", 1))
+    task = Task("https://s.example/calendar/2026/1", 1)
+    assert frontier.add(task)
+    queued = 1
+    for month in range(2, 10):
+        task = frontier.follow(task, task.url, f"https://s.example/calendar/2026/{month}", 1)
+        queued += frontier.add(task)
+    assert queued == 3
+    assert frontier.trapped == 6
+    home = Task("https://s.example/", 0)
+    for n in range(40):
+        listing = frontier.follow(home, home.url, f"https://s.example/c/{n}", 1)
+        assert frontier.add(listing)
+        assert frontier.add(frontier.follow(listing, listing.url,
+                                            f"https://s.example/c/{n}?page=2", 1))
