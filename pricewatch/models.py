@@ -101,6 +101,25 @@ class Offer:
         return f"{self.product_id}@{self.store}"
 
 
+# --- listings (`discover:` products; pricewatch/discover, runtime/listings.py) ---
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A shop listing the daemon re-crawls for products it has not seen before: a product
+    entry with ``discover:`` instead of ``offers:``."""
+
+    product_id: str
+    name: str
+    url: str
+    fetch: FetchOptions
+    interval: float  # seconds between crawls
+    depth: int = 1
+    max_pages: int = 200
+    per_pattern: int = 50
+    same_site: bool = False
+    sitemaps: bool = False
+    match: str | None = None  # a regular expression, validated by the config
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """What the fetcher returns for one offer: a page (``outcome`` OK) or a classified failure."""

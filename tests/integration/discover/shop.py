@@ -30,12 +30,13 @@ PRODUCTS = {
     "four-slice-toaster": ("Four-Slice Toaster", "49.95", "visible"),
     "orphan-grinder": ("Orphan Coffee Grinder", "35.00", "jsonld"),  # only in the sitemap
     "secret-deal": ("Secret Deal Kettle", "9.99", "jsonld"),  # under /private/
+    "new-kettle": ("New Kettle 2027", "64.00", "jsonld"),  # listed once Log.new says so
 }
 KETTLE_PAGES = [["steel-kettle", "glass-kettle"], ["retro-kettle", "travel-kettle"],
                 ["smart-kettle"]]
 TOASTERS = ["two-slice-toaster", "four-slice-toaster"]
 # What a crawl of the whole shop must find: every public product, once.
-PUBLIC = {s for s in PRODUCTS if s not in ("secret-deal", "orphan-grinder")}
+PUBLIC = {s for s in PRODUCTS if s not in ("secret-deal", "orphan-grinder", "new-kettle")}
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Log:
     """Every request: (monotonic arrival, Host header, path with query)."""
 
     requests: list[tuple[float, str, str]] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # slugs the kettles listing shows on top
 
     def paths(self) -> list[str]:
         return [p for _, _, p in self.requests]
@@ -114,6 +116,8 @@ def build(log: Log) -> web.Application:
         if not 1 <= number <= len(KETTLE_PAGES):
             raise web.HTTPNotFound()
         cards = "".join(_card(s) for s in KETTLE_PAGES[number - 1])
+        if number == 1:
+            cards = "".join(_card(s) for s in log.new) + cards
         if number == 1:  # the red variant: a parameter link whose page names its canonical
             cards += _card("steel-kettle", "?colour=red&fbclid=xyz")
         head = ""
@@ -133,7 +137,8 @@ def build(log: Log) -> web.Application:
 
     async def product(request: web.Request) -> web.Response:
         slug = request.match_info["slug"]
-        if slug not in PRODUCTS or slug == "secret-deal":
+        if slug not in PRODUCTS or slug == "secret-deal" or (
+                slug == "new-kettle" and slug not in log.new):
             raise web.HTTPNotFound()
         if slug == "steel-kettle" and request.query.get("colour") == "red":
             slug = "kettle-red"
