@@ -32,12 +32,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from aiohttp import web
+
 CARDS = 19
 FILLER = "<p>" + "Solid steel body, 1.7 litres, boil-dry protection. " * 40 + "</p>"
 
 
-def shop_app(categories: int, pages: int) -> object:
-    from aiohttp import web
+def shop_app(categories: int, pages: int) -> web.Application:
 
     async def home(_: web.Request) -> web.Response:
         links = "".join(f"<li><a href='/c/{c}'>Category {c}</a></li>" for c in range(categories))
@@ -59,8 +60,9 @@ def shop_app(categories: int, pages: int) -> object:
     async def product(request: web.Request) -> web.Response:
         n = int(request.match_info["n"])
         price = f"{10 + n % 90}.99"
-        ld = ('{"@context":"https://schema.org","@type":"Product","name":"Item %d",'
-              '"offers":{"@type":"Offer","price":"%s","priceCurrency":"EUR"}}' % (n, price))
+        ld = json.dumps({"@context": "https://schema.org", "@type": "Product",
+                         "name": f"Item {n}", "offers": {"@type": "Offer", "price": price,
+                                                         "priceCurrency": "EUR"}})
         return web.Response(
             text=f"<html><head><title>Item {n}</title><script type='application/ld+json'>{ld}"
                  f"</script></head><body><a href='/'>Home</a><h1>Item {n}</h1>"
@@ -75,14 +77,13 @@ def shop_app(categories: int, pages: int) -> object:
 
 
 def serve(port_file: str, categories: int, pages: int) -> None:
-    from aiohttp import web
-
     async def main() -> None:
-        runner = web.AppRunner(shop_app(categories, pages), access_log=None)  # type: ignore[arg-type]
+        runner = web.AppRunner(shop_app(categories, pages), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        Path(port_file).write_text(str(runner.addresses[0][1]))
+        port = str(runner.addresses[0][1])
+        await asyncio.to_thread(Path(port_file).write_text, port)
         await asyncio.Event().wait()
 
     asyncio.run(main())

@@ -232,6 +232,9 @@ class _Crawl:
             if task.via is None and task.depth == 0:
                 self.start_error = f"{task.url}: {exc}"
             return
+        if found.truncated:
+            log.warning("discover: %s lists more than %d entries; the rest were not read",
+                        task.url, sitemaps.MAX_ENTRIES)
         if found.index:
             for url in found.urls[:MAX_CHILD_SITEMAPS]:
                 target = canonical(url)
