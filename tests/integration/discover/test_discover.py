@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 from collections import Counter
@@ -53,7 +54,8 @@ async def test_whole_shop_finds_every_product_once_and_fetches_nothing_disallowe
     gzipped sitemap names are found exactly once (tracking parameters stripped, the red
     variant under its rel=canonical, a one-card listing page not taken for a product); no
     URL is requested twice, nothing under the disallowed /private/ is requested, no other
-    host and no nofollow link is visited, and the calendar trap stops at the pattern cap."""
+    host and no nofollow link is visited, the calendar trap stops at the pattern cap, and
+    progress and the summary go to stderr."""
     base, log = site
     code = await discover(f"{base}/?utm_source=newsletter", "-c", str(conf(tmp_path)),
                           "--depth", "3", "--sitemap", "--per-pattern", "5", "--json")
@@ -72,6 +74,8 @@ async def test_whole_shop_finds_every_product_once_and_fetches_nothing_disallowe
     assert len(calendar) == 5  # the cap: five calendar pages in a row
     assert "/sitemaps/products.xml.gz" in paths
     assert "1 disallowed by robots.txt" in err
+    assert re.search(r"discover: \d+ pages fetched, \d+ queued, \d+ products found, "
+                     r"[\d.]+ pages/s", err)
 
 
 async def test_depth_is_link_hops_and_pagination_keeps_its_depth(

@@ -91,3 +91,50 @@ products:
     assert "New Kettle 2027" in str(alert["reason"])
     assert f"{base}/p/new-kettle" in seen(db)
     assert not [p for p in log.paths() if p.startswith("/private/")]
+
+
+async def test_crawl_once_on_sqlite(site: tuple[str, shop.Log], tmp_path: Path) -> None:
+    """On SQLite: the baseline, then one alert for the one new page (see below)."""
+    await _baseline_then_one_alert(site, f"sqlite:///{tmp_path / 'w.db'}")
+
+
+async def test_crawl_once_on_postgres(site: tuple[str, shop.Log], postgres_url: str) -> None:
+    """The same on the real PostgreSQL (listing_items' text key, the alert insert)."""
+    await _baseline_then_one_alert(site, postgres_url)
+
+
+async def _baseline_then_one_alert(site: tuple[str, shop.Log], url: str) -> None:
+    """The first crawl stores the listing's pages and raises nothing; a crawl after the shop
+    added a page stores one new_product alert row for it; a third crawl raises nothing."""
+    from sqlalchemy import func, select
+
+    from pricewatch.alerts.service import AlertService
+    from pricewatch.config import loads
+    from pricewatch.db import migrate
+    from pricewatch.db.engine import create_engine
+    from pricewatch.db.tables import alerts as alert_rows
+    from pricewatch.fetch import Fetcher
+    from pricewatch.runtime.listings import ListingWatcher
+
+    base, log = site
+    settings = loads(f"http: {{per_host_delay: 0s}}\nproducts:\n  - id: kettles\n"
+                     f"    name: Kettles\n    discover: {{url: '{base}/c/kettles'}}\n")
+    (listing,) = settings.listings()
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        async with Fetcher(settings.model.http) as fetcher, \
+                AlertService(settings, engine, grace=0) as service:
+            watcher = ListingWatcher(lambda: settings, engine, fetcher, service)
+            assert await watcher.crawl_once(listing) == []
+            log.new.append("new-kettle")
+            (alert,) = await watcher.crawl_once(listing)
+            assert alert.url == f"{base}/p/new-kettle"
+            assert alert.rule == "new_product"
+            assert await watcher.crawl_once(listing) == []
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(alert_rows).where(
+                alert_rows.c.rule == "new_product"))).scalar_one()
+        assert stored == 1
+    finally:
+        await engine.dispose()
