@@ -57,8 +57,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     stores = {o.store for o in offers}
     intervals = sorted({o.interval for o in offers})
     every = ", ".join(_human_seconds(s) for s in intervals) or "-"
+    listings = settings.listings()
+    watched = f", {len(listings)} listings watched for new products" if listings else ""
     print(f"{args.config}: OK: {settings.product_count} products, {len(offers)} offers at "
-          f"{len(stores)} stores, checked every {every}; "
+          f"{len(stores)} stores, checked every {every}{watched}; "
           f"database {mask_url(settings.database_url)}")
     for warning in settings.capacity_warnings():
         print(f"warning: {warning}")

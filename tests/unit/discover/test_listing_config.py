@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from pricewatch import cli
 from pricewatch.config import loads
 from pricewatch.errors import ConfigError
 
@@ -56,3 +59,14 @@ def test_bad_listings_name_file_line_and_field(change: tuple[str, str], line: in
         loads(text, file="c.yaml")
     assert str(info.value).startswith(f"c.yaml:{line}: "), str(info.value)
     assert message in str(info.value)
+
+
+def test_validate_counts_the_watched_listings(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`pricewatch validate` says how many listings the daemon will watch."""
+    path = tmp_path / "c.yaml"
+    path.write_text(LISTING, encoding="utf-8")
+    assert cli.main(["validate", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 products, 1 offers at 1 stores" in out
+    assert "1 listings watched for new products" in out
