@@ -194,8 +194,9 @@ class _Crawl:
                 await self._visit_sitemap(task)
             else:
                 await self._visit_page(task)
-        except Exception:  # one page's surprise must not end the crawl
-            log.exception("discover: reading %s failed", task.url)
+        except Exception as exc:  # one page's surprise must not end the crawl
+            log.warning("discover: reading %s failed: %r", task.url, exc)
+            log.debug("discover: the failure reading %s", task.url, exc_info=True)
             self.progress.failed["error"] += 1
         self._count()
         if self.c.on_progress is not None:
