@@ -61,6 +61,8 @@ class FetchOptions:
     per_host_concurrency: int = 2
     per_host_delay: float = 1.0
     accept_json: bool = False  # the offer extracts from a JSON document, so not_html is wrong
+    # A sitemap: XML is the document, and a gzipped file (sitemap.xml.gz) is inflated, capped.
+    accept_xml: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,25 @@ class Offer:
     @property
     def key(self) -> str:
         return f"{self.product_id}@{self.store}"
+
+
+# --- listings (`discover:` products; pricewatch/discover, runtime/listings.py) ---
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A shop listing the daemon re-crawls for products it has not seen before: a product
+    entry with ``discover:`` instead of ``offers:``."""
+
+    product_id: str
+    name: str
+    url: str
+    fetch: FetchOptions
+    interval: float  # seconds between crawls
+    depth: int = 1
+    max_pages: int = 200
+    per_pattern: int = 50
+    same_site: bool = False
+    sitemaps: bool = False
+    match: str | None = None  # a regular expression, validated by the config
 
 
 @dataclass(frozen=True, slots=True)

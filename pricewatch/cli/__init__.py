@@ -57,8 +57,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     stores = {o.store for o in offers}
     intervals = sorted({o.interval for o in offers})
     every = ", ".join(_human_seconds(s) for s in intervals) or "-"
+    listings = settings.listings()
+    watched = f", {len(listings)} listings watched for new products" if listings else ""
     print(f"{args.config}: OK: {settings.product_count} products, {len(offers)} offers at "
-          f"{len(stores)} stores, checked every {every}; "
+          f"{len(stores)} stores, checked every {every}{watched}; "
           f"database {mask_url(settings.database_url)}")
     for warning in settings.capacity_warnings():
         print(f"warning: {warning}")
@@ -277,6 +279,47 @@ def cmd_add(args: argparse.Namespace) -> int:
         store=args.store, selector=args.selector, dry_run=args.dry_run)))
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    from pricewatch.cli import discover
+
+    return asyncio.run(discover.run(discover.Request(
+        url=args.url, config=Path(args.config), depth=args.depth, max_pages=args.max_pages,
+        per_pattern=args.per_pattern, same_site=args.same_site, sitemaps=args.sitemap,
+        match=args.match, add=args.add, json=args.json)))
+
+
+_DISCOVER_HELP = (
+    "Find product pages: crawl a shop's category, search or home page (or its sitemaps) "
+    "politely, through the checks' own fetcher, and list each product with its price; --add "
+    "appends the new ones to the config. Progress on stderr; Ctrl-C stops and prints what was "
+    f"found. Exit status: {EXIT_OK} products found; {EXIT_FAILURE} none (or the URL could not "
+    f"be fetched); {EXIT_USAGE} bad config or options; 130 interrupted.")
+
+
+def _add_discover_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="a category, search or home page, or a sitemap (.xml, .xml.gz)")
+    p.add_argument("--depth", type=int, default=2, metavar="N",
+                   help="follow links up to N hops from the URL (default 2; pagination keeps "
+                   "its listing's depth)")
+    p.add_argument("--max-pages", type=int, default=1000, metavar="M",
+                   help="fetch at most M pages and sitemaps (default 1000)")
+    p.add_argument("--same-site", action="store_true",
+                   help="follow links to every host of the URL's site (www., m., ...: its "
+                   "registrable domain); default: the URL's host only")
+    p.add_argument("--sitemap", action="store_true",
+                   help="also read the site's sitemaps (robots.txt Sitemap: lines, else "
+                   "/sitemap.xml)")
+    p.add_argument("--match", metavar="REGEX",
+                   help="keep only sitemap entries and products whose URL matches")
+    p.add_argument("--per-pattern", type=int, default=50, metavar="K",
+                   help="trap bound: follow at most K pages of one URL pattern (the path with "
+                   "numbers generalised) in a row, as a calendar's 'next month' or an endless "
+                   "'next page' would go on (default 50)")
+    p.add_argument("--add", action="store_true",
+                   help="append the products the config does not watch yet")
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+
+
 def _human_seconds(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -284,7 +327,7 @@ def _human_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 -- one statement per command
     parser = argparse.ArgumentParser(
         prog="pricewatch",
         description="Self-hosted price monitoring: checks product pages, stores every check, "
@@ -346,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "a running daemon picks it up. When the price is not clear it lists the "
                   "candidates with a --selector for each and adds nothing (exit 1).")
     _add_add_options(add)
+    _add_discover_options(command("discover", cmd_discover, _DISCOVER_HELP))
     hist = command("history", cmd_history, "Show the stored checks of a product or offer.")
     hist.add_argument("offer", help="a product id, a product's name (any case: \"Classic "
                       "Kettle\"), or an offer key PRODUCT@STORE")

@@ -133,10 +133,35 @@ class OfferConfig(_Scheduled):
         return self
 
 
+# --- listings: a product entry with `discover:` instead of `offers:` (runtime/listings.py) ---
+class ListingConfig(Model):
+    """A listing (category, search page, sitemap) the daemon re-crawls on the product's
+    interval, raising a ``new_product`` alert for each product page it has not seen."""
+
+    url: HttpURL
+    depth: int = Field(1, ge=0, le=10)
+    max_pages: int = Field(200, ge=1, le=100_000)
+    per_pattern: int = Field(50, ge=1, le=100_000)
+    same_site: bool = False
+    sitemaps: bool = False
+    match: PriceRegex | None = None  # a regular expression, compiled like the offers' regex
+
+
 class ProductConfig(_Scheduled):
     id: str
     name: str = Field(min_length=1)
-    offers: list[OfferConfig] = Field(min_length=1)
+    offers: list[OfferConfig] = []
+    discover: ListingConfig | None = None
+
+    @model_validator(mode="after")
+    def _offers_or_listing(self) -> ProductConfig:
+        if self.discover is not None and self.offers:
+            raise ValueError("give `offers:` (pages to check) or `discover:` (a listing to "
+                             "watch for new products), not both")
+        if self.discover is None and not self.offers:
+            raise ValueError("needs `offers:` (at least one page to check) or `discover:` "
+                             "(a listing to watch for new products)")
+        return self
 
     @field_validator("id")
     @classmethod

@@ -34,7 +34,7 @@ from pricewatch.config.schema import (
 )
 from pricewatch.config.types import FROM_FILE
 from pricewatch.errors import ConfigError, ConfigErrors
-from pricewatch.models import ExtractSpec, FetchOptions, Offer, Timeouts
+from pricewatch.models import ExtractSpec, FetchOptions, Listing, Offer, Timeouts
 
 _T = TypeVar("_T")
 
@@ -60,6 +60,7 @@ class Settings:
         product_count: int,
         alert_layers: dict[str, AlertLayers] | None = None,
         products_line: int | None = None,
+        listings: list[Listing] | None = None,
     ) -> None:
         self.model = model
         # Where `products:` is written (None: the file has no such key). A reload tells an
@@ -69,6 +70,7 @@ class Settings:
         self.product_count = product_count
         self.alert_layers: dict[str, AlertLayers] = alert_layers or {}  # by product id
         self._offers = offers
+        self._listings = listings or []
 
     @property
     def database_url(self) -> str:
@@ -86,6 +88,10 @@ class Settings:
     def offers(self) -> list[Offer]:
         """Every offer, resolved; order follows the file (a product's offers are adjacent)."""
         return list(self._offers)
+
+    def listings(self) -> list[Listing]:
+        """The ``discover:`` products: listings the daemon watches for new products."""
+        return list(self._listings)
 
     def capacity_warnings(self) -> list[str]:
         """Hosts whose offers cannot all be checked within their intervals: with a minimum
@@ -116,6 +122,7 @@ class _Resolver:
         self.model = model
         self._shared: dict[object, Any] = {}
         self._stores: dict[str, str] = {}  # host -> store name
+        self.listings: list[Listing] = []  # the `discover:` products, in file order
 
     def share(self, value: _T) -> _T:
         found: _T = self._shared.setdefault(value, value)
@@ -137,6 +144,10 @@ class _Resolver:
         return host.removeprefix("www.")
 
     def offers(self, product: ProductConfig) -> list[Offer]:
+        """The product's offers; a ``discover:`` product has none and becomes a listing."""
+        if product.discover is not None:
+            self.listings.append(_listing(self, product))
+            return []
         m = self.model
         out = []
         name = self.share(product.name)
@@ -173,6 +184,10 @@ class _Resolver:
             )
         return out
 
+    def listing_of(self, product: ProductConfig) -> Listing | None:
+        """The listing ``offers`` just made of ``product``, if it is a ``discover:`` one."""
+        return self.listings[-1] if product.discover is not None and self.listings else None
+
     def _fetch_options(self, store: StoreConfig, offer: OfferConfig) -> FetchOptions:
         http = self.model.http
 
@@ -201,6 +216,15 @@ class _Resolver:
 
 
 _NO_STORE = StoreConfig()
+
+
+def fetch_options_for(model: GlobalConfig, url: str) -> FetchOptions:
+    """The fetch options an offer at ``url`` without overrides of its own would get (its
+    store's settings over the http section), for requests made outside the offers: the
+    pages `pricewatch discover` crawls are that store's pages."""
+    resolver = _Resolver(model)
+    store = model.stores.get(resolver.store_of(url, None), _NO_STORE)
+    return resolver._fetch_options(store, OfferConfig(url=url))
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -275,7 +299,8 @@ def loads(
         resolved = resolver.offers(product)
         problems.extend(_duplicate_stores(product, resolved, index, item, file))
         problems.extend(_short_intervals(resolver.model, product, resolved, index=index, item=item,
-                                         top=document.top, file=file, reported=reported))
+                                         top=document.top, file=file, reported=reported,
+                                         listing=resolver.listing_of(product)))
         offers.extend(resolved)
         if product.alerts is not None or any(o.alerts is not None for o in product.offers):
             layers[product.id] = AlertLayers(product.alerts,
@@ -285,7 +310,39 @@ def loads(
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     assert model is not None
     return Settings(model, offers, source=source, product_count=count, alert_layers=layers,
-                    products_line=products_line)
+                    products_line=products_line,
+                    listings=resolver.listings if resolver is not None else [])
+
+
+# --- listings (`discover:` products) ---
+def _listing(resolver: _Resolver, product: ProductConfig) -> Listing:
+    found = product.discover
+    assert found is not None
+    model = resolver.model
+    store = model.stores.get(resolver.store_of(found.url, None), _NO_STORE)
+    return Listing(
+        product_id=product.id, name=product.name, url=found.url,
+        fetch=resolver.share(resolver._fetch_options(store, OfferConfig(url=found.url))),
+        interval=product.interval or store.interval or model.schedule.interval,
+        depth=found.depth, max_pages=found.max_pages, per_pattern=found.per_pattern,
+        same_site=found.same_site, sitemaps=found.sitemaps, match=found.match)
+
+
+def _short_listing_interval(model: GlobalConfig, product: ProductConfig, listing: Listing, *,
+                            index: int, item: yamlsource.Located,
+                            file: str) -> list[ConfigError]:
+    """A listing is crawled page by page: below MIN_INTERVAL at a real shop it needs the
+    same opt-in as an offer."""
+    host = (urlsplit(listing.url).hostname or "").lower()
+    allowed = product.allow_short_interval
+    if allowed is None:
+        allowed = model.schedule.allow_short_interval
+    if listing.interval >= MIN_INTERVAL or allowed or _is_loopback(host):
+        return []
+    return [_problem(f"interval {listing.interval:g}s is below the {MIN_INTERVAL:g}s floor for "
+                     f"a real shop ({host}); crawling a listing that often is impolite. Raise "
+                     "it, or set allow_short_interval: true on the product",
+                     ("products", index, "interval"), item, file)]
 
 
 def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
@@ -314,8 +371,12 @@ def _is_loopback(host: str) -> bool:
 
 def _short_intervals(model: GlobalConfig, product: ProductConfig, offers: list[Offer], *,
                      index: int, item: yamlsource.Located, top: yamlsource.Located, file: str,
-                     reported: set[yamlsource.Path]) -> list[ConfigError]:
+                     reported: set[yamlsource.Path],
+                     listing: Listing | None = None) -> list[ConfigError]:
     """Intervals under MIN_INTERVAL at a real (non-loopback) host without the opt-in."""
+    if listing is not None:
+        return _short_listing_interval(model, product, listing, index=index, item=item,
+                                       file=file)
     problems = []
     for o, (config, offer) in enumerate(zip(product.offers, offers, strict=True)):
         if offer.cron is not None or offer.interval >= MIN_INTERVAL:

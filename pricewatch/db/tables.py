@@ -209,3 +209,16 @@ notifications = Table(
     Column("error", Text),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# --- listings (`discover:` products, runtime/listings.py) ---
+# Every product page a watched listing has shown, by the listing's product id: a crawl that
+# finds a URL not here raises a `new_product` alert. The first crawl of a listing only fills it.
+listing_items = Table(
+    "listing_items",
+    metadata,
+    Column("listing", String(80), primary_key=True),
+    Column("url", Text, primary_key=True),  # canonical (pricewatch.discover.urls)
+    Column("title", Text),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+)

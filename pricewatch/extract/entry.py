@@ -109,7 +109,12 @@ def explain(text: str, *, url: str, spec: ExtractSpec | None = None) -> Report:
     Raises ExtractionError only for an unusable rule (bad selector or regex), never for
     bad page content.
     """
-    doc = Document(text or "", url or "", spec or ExtractSpec())
+    return explain_document(Document(text or "", url or "", spec or ExtractSpec()))
+
+
+def explain_document(doc: Document) -> Report:
+    """``explain`` for a page its caller has parsed already (the crawler reads the links of
+    the same tree: one parse per page)."""
     try:
         return _run(doc)
     except ExtractionError:

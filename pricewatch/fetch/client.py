@@ -93,6 +93,11 @@ class Fetcher:
     def hosts(self) -> HostLimiter:
         return self._hosts
 
+    async def sitemaps(self, url: str, options: FetchOptions) -> tuple[str, ...]:
+        """The sitemaps the robots.txt of ``url``'s site lists (read once, cached, through
+        the host's slot like every robots.txt)."""
+        return await self._robots.sitemaps(url, options)
+
     async def fetch(
         self,
         url: str,

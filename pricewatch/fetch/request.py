@@ -9,6 +9,7 @@ redirects (each hop is a request to its own host, under that host's rules).
 from __future__ import annotations
 
 import asyncio
+import zlib
 from dataclasses import dataclass, replace
 
 import aiohttp
@@ -26,6 +27,10 @@ from pricewatch.models import FetchOptions, FetchResult, Outcome
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 JSON_TYPES = ("application/json", "application/ld+json", "text/json")
+# What servers label sitemaps with: XML, or a .xml.gz file as gzip or bytes.
+XML_TYPES = ("application/xml", "text/xml", "application/gzip", "application/x-gzip",
+             "application/octet-stream")
+_GZIP_MAGIC = b"\x1f\x8b"
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
 
@@ -122,7 +127,8 @@ async def _read(
             retryable=retryable, retry_after=retry_after)
     ctype = response.content_type.lower()
     is_json = options.accept_json and ctype in JSON_TYPES
-    if ctype not in HTML_TYPES and not is_json:
+    is_xml = options.accept_xml and ctype in XML_TYPES
+    if ctype not in HTML_TYPES and not is_json and not is_xml:
         return Attempt(FetchResult(Outcome.NOT_HTML, final_url, status=status,
                                    content_type=ctype, error=f"content type {ctype}"))
     declared = response.content_length
@@ -134,12 +140,21 @@ async def _read(
     except _TooLarge:
         return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
                                    error=f"body over {max_bytes} bytes (decompressed)"))
+    if options.accept_xml and body.startswith(_GZIP_MAGIC):
+        try:
+            body = gunzip_capped(body, max_bytes)
+        except _TooLarge:
+            return Attempt(FetchResult(Outcome.TOO_LARGE, final_url, status=status,
+                                       error=f"gzipped file over {max_bytes} bytes inflated"))
+        except (zlib.error, EOFError) as exc:
+            return Attempt(FetchResult(Outcome.NOT_HTML, final_url, status=status,
+                                       content_type=ctype, error=f"broken gzip file: {exc}"))
     text, _charset = decode(body, response.charset)
     binary = not_text(text)
     if binary is not None:
         return Attempt(FetchResult(Outcome.NOT_HTML, final_url, status=status,
                                    content_type=ctype, error=binary))
-    marker = None if is_json else looks_blocked(text)
+    marker = None if is_json or options.accept_xml else looks_blocked(text)
     if marker is not None:
         return Attempt(FetchResult(Outcome.BLOCKED, final_url, status=status,
                                    error=f"bot wall: {marker!r}"))
@@ -161,3 +176,15 @@ async def read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
+    """A gzipped file's contents, or ``_TooLarge`` once they pass ``max_bytes``: inflating
+    stops there, so a gzip bomb costs ``max_bytes`` of memory, never its inflated size."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(data, max_bytes + 1)
+    if len(out) > max_bytes:
+        raise _TooLarge
+    if not inflater.eof:
+        raise EOFError("the file ends inside the compressed data")
+    return out

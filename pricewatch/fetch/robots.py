@@ -98,6 +98,15 @@ class RobotsCache:
             return Verdict(True, crawl_delay=crawl_delay)
         return Verdict(False, "disallowed by robots.txt", crawl_delay)
 
+    async def sitemaps(self, url: str, options: FetchOptions) -> tuple[str, ...]:
+        """The ``Sitemap:`` lines of the robots.txt of ``url``'s origin (loaded if need be;
+        none when it is missing or unavailable)."""
+        key = robots_url(url)
+        entry = self._entries.get(key)
+        if entry is None or entry.expires <= self._clock():
+            entry = await self._load_once(key, options)
+        return tuple(entry.parser.sitemaps) if entry.parser is not None else ()
+
     async def close(self) -> None:
         """Cancel robots.txt fetches still running (shutdown)."""
         tasks = list(self._loading.values())

@@ -37,6 +37,7 @@ from pricewatch.errors import ConfigError, PricewatchError, StorageError
 from pricewatch.models import Offer, plain
 from pricewatch.redact import mask_url
 from pricewatch.runtime.lanes import Lanes
+from pricewatch.runtime.listings import ListingWatcher
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import check_offer, utcnow
 from pricewatch.runtime.recorder import OfferState, Recording, recording
@@ -297,7 +298,10 @@ class _Running:
         self.metrics.reload_success.set(time.time())
         self.background = [
             asyncio.create_task(self.daemon.watch_config(), name="config-watch"),
-            asyncio.create_task(self._housekeeping(), name="housekeeping")]
+            asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            asyncio.create_task(ListingWatcher(
+                lambda: self.daemon.settings, self.engine, self.parts.fetcher,
+                self.parts.alerts).run(), name="listings")]
 
     async def stop(self) -> tuple[int, int]:
         """Stop scheduling; let admitted checks finish within ``shutdown_timeout``; cancel the

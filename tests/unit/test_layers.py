@@ -13,6 +13,9 @@ RANK = {
     "__main__": 9,
     "cli": 8,
     "runtime": 7,
+    # The crawl of `pricewatch discover`, on fetch + extract; below runtime, whose daemon
+    # re-crawls watched listings with it (runtime/listings.py).
+    "discover": 6,
     "alerts": 6,
     "db": 5,
     "fetch": 4,
