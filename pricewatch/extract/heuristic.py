@@ -526,6 +526,7 @@ def extract(doc: Document, found: Findings) -> None:
         text = _amount_text(el)
         if text is None:
             continue
+        text = _joined_cents(el, text, doc.hints.decimal)
         if _unreadable(el, text, priced if source == "element" else None):
             continue
         amount, currency = parse_with_hints(text, doc.hints)
@@ -651,6 +652,9 @@ def _window_readings(
         text = _amount_text(el)
         if text is None:
             continue
+        text = _joined_cents(el, text, doc.hints.decimal)
+        if _SPLIT_CENTS.search(text):
+            continue
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
@@ -672,6 +676,31 @@ _PART_LABEL = re.compile(
     r"|major|minor|units?|euros?|pounds?|pence)\b"
 )
 _SPLIT_CENTS = re.compile(r"\d\s+\d{2}(?![\d.,])")
+_CENTS_AT = re.compile(r"(\d)\s+(\d{2})(?![\d.,])")
+# The element that draws the cents apart: a superscript, or a part named for the cents.
+_CENTS_LABEL = re.compile(r"\b(?:cents?|fraction|decimals?|mantissa|minor|pence|kopecks?)\b")
+_TWO_DIGITS = re.compile(r"^\s*[.,]?\d{2}\s*$")
+
+
+def _drawn_cents(el: LexborNode) -> bool:
+    """Whether ``el`` draws its last two digits in their own small element (a superscript
+    "173<sup>34</sup> Lei", a "price__cents" part): the shop's way of printing decimals."""
+    for i, node in enumerate(el.traverse()):
+        if i > _MAX_INSIDE:
+            return False
+        if i == 0 or not node.is_element_node:
+            continue
+        if node.tag == "sup" or _CENTS_LABEL.search(words(_label(node))):
+            return bool(_TWO_DIGITS.match(text_of(node, 8)))
+    return False
+
+
+def _joined_cents(el: LexborNode, text: str, decimal: str | None) -> str:
+    """``text`` with cents drawn apart ("173 34 Lei") joined to their amount when the markup
+    shows them as cents; otherwise unchanged (and refused later as a guess)."""
+    if _SPLIT_CENTS.search(text) is None or not _drawn_cents(el):
+        return text
+    return _CENTS_AT.sub(rf"\1{decimal or '.'}\2", text, count=1)
 
 
 def _label_key(el: LexborNode) -> tuple[str | None, str]:
