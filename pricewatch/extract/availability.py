@@ -96,7 +96,8 @@ _SOLD_OUT_CLASS = re.compile(r"\bunavailable\b|sold-?out|out-?of-?stock")
 _WEAK = 0.5
 
 
-def _disabled(el: LexborNode) -> bool:
+def is_disabled(el: LexborNode) -> bool:
+    """Disabled by attribute, aria-disabled or a disabled / sold-out class."""
     attrs = el.attributes
     if "disabled" in attrs or attrs.get("aria-disabled") == "true":
         return True
@@ -201,7 +202,7 @@ def visible_signals(index: PageIndex) -> list[Signal]:
             continue
         if _OUT.search(text) or _SOLD_OUT_CLASS.search((attrs.get("class") or "").lower()):
             signals.append(Signal(False, 0.6, f"sold-out buy control <{el.tag}> {text[:40]!r}"))
-        elif _disabled(el):
+        elif is_disabled(el):
             # Shops disable "add to cart" until a size or colour is chosen: on its own that is
             # a doubt, not a "sold out" (it loses to a shown price; see ``conclude``).
             signals.append(Signal(False, _WEAK - 0.1,

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
+from pricewatch.extract.availability import is_buy_control, is_disabled
 from pricewatch.extract.block import Membership, between, main_block
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
@@ -57,7 +58,7 @@ _PRICE_WORD = re.compile(
 # Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
     r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
-    r"|viewed|cart|basket|bundle|shipping|delivery|footer|nav\w*|menu|reviews?|sidebar|widget"
+    r"|viewed|cart|basket|bundle|shipping|delivery|footer|nav\w*|menu|reviews?|sidebar"
     r"|slider|banner|accessor\w*|compare products?|comparison|products? list\w*|listing"
     r"|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|teaser|suggest\w*|sponsor\w*)\b"
 )
@@ -91,7 +92,10 @@ _CURRENCY_SIGN = re.compile(
 _STRUCK = frozenset(["del", "s", "strike"])
 # Text that may hold a price, for pages with no element labelled as one.
 # One search per text node of the page on the text path: symbols, and codes written as such.
-_MONEY_TEXT = re.compile(r"[$€£₹¥₩₽円元원]|EUR|USD|zł|Kč|руб")
+_MONEY_TEXT = re.compile(
+    r"[$€£₹¥₩₽₺₴₪₫₱฿円元원]|EUR|USD|GBP|CHF|zł|Kč|руб|\b(?:lei|Lei|LEI|Ft|kr|Rs|RON|PLN|CZK|HUF"
+    r"|SEK|NOK|DKK|INR|BRL|JPY|CNY|RMB|TWD|NTD|HKD|SGD|AUD|CAD|NZD|ZAR|MXN|TRY|BGN|RUB|UAH"
+    r"|KRW|THB|MYR|IDR|PHP|VND|ILS|AED|SAR)\b")
 _MAX_CANDIDATES = 250
 # The window around the product heading in which closeness counts (elements of document order).
 _AHEAD, _BEHIND = 150, 400
@@ -114,6 +118,15 @@ def words(label: str) -> str:
 def _zone(label: str) -> bool:
     """Whether a label names a zone whose prices are not the product's own."""
     return bool(_ZONE.search(_ADD_TO.sub(" ", words(label))))
+
+
+_CART_ZONE = re.compile(r"\b(?:cart|basket)\b")
+
+
+def _cart_only(label: str) -> bool:
+    """Whether a zone label is one only for naming a cart or basket ("ysw-cart")."""
+    text = _ADD_TO.sub(" ", words(label))
+    return _ZONE.search(_CART_ZONE.sub(" ", text)) is None
 
 
 def _hidden(el: LexborNode) -> bool:
@@ -192,17 +205,33 @@ class _Zones:
     another one.
     """
 
-    def __init__(self, keep: frozenset[int]) -> None:
+    def __init__(self, keep: frozenset[int], controls: list[LexborNode] | None = None) -> None:
         self.keep = keep
         # By mem_id: a LexborNode's == compares serialized markup, so a dict keyed by nodes
         # would serialize an ancestor's whole subtree on every lookup.
         self.known: dict[int, bool] = {}
+        self._controls = controls or []
+        self._buy_forms: set[int] | None = None
+
+    def _holds_buy_button(self, node: LexborNode) -> bool:
+        """Whether ``node`` holds an enabled add-to-cart button: a form or box named "cart"
+        around one is the product's buy form, not the mini-cart (worked out on first need)."""
+        if self._buy_forms is None:
+            self._buy_forms = set()
+            for control in self._controls[:_MAX_BUY_CONTROLS]:
+                if is_buy_control(control) and not is_disabled(control):
+                    self._buy_forms.update(a.mem_id for a in _ancestors(control))
+        return node.mem_id in self._buy_forms
 
     def _skip(self, node: LexborNode) -> bool:
         if _hidden(node):
             return True
         label = _label(node)
-        return bool(label.strip()) and node.mem_id not in self.keep and _zone(label)
+        if not label.strip() or node.mem_id in self.keep or not _zone(label):
+            return False
+        # A <form> named "cart" is the product's add-to-cart form (WooCommerce's "form.cart"
+        # on every product page); so is any box named so around an enabled buy button.
+        return not (_cart_only(label) and (node.tag == "form" or self._holds_buy_button(node)))
 
     def above(self, el: LexborNode | None) -> bool:
         """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
@@ -301,6 +330,9 @@ _INLINE = frozenset(
      "font", "sup", "sub", "div", "li"]
 )
 _NEIGHBOUR_DEPTH = 4
+_MAX_BUY_CONTROLS = 40
+# Buttons are small, but shops wrap an option's label and cost in several layers of boxes.
+_BUTTON_DEPTH = 8
 
 
 def _nearby_text(node: LexborNode | None, forward: bool) -> str:
@@ -397,6 +429,19 @@ def _neighbour(el: LexborNode) -> bool:
     return False
 
 
+def _option_button(el: LexborNode) -> bool:
+    """Inside a button other than the buy button: a size, colour, delivery or pickup option,
+    and the amount is what that option costs, even inside the product's block."""
+    node: LexborNode | None = el
+    for _ in range(_BUTTON_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return False
+        if node.tag == "button":
+            return not is_buy_control(node)
+        node = node.parent
+    return False
+
+
 def _score(
     el: LexborNode,
     text: str,
@@ -414,8 +459,8 @@ def _score(
     if other_money_label(label_words):
         return None  # labelled per-unit, instalment, coupon, "you save" or shipping
     in_block = block.inside(el)
-    if not in_block and _neighbour(el):
-        return None  # a related product's tile or another variant's option
+    if (not in_block and _neighbour(el)) or _option_button(el):
+        return None  # a related product's tile, another variant's or option's price
     cues: list[tuple[str, float]] = []
     listed = listed or _LIST_TEXT.search(text) is not None or _struck_inside(el)
     role = "list" if listed else "current"
@@ -509,7 +554,7 @@ def extract(doc: Document, found: Findings) -> None:
     if found.block is not None and control is not None:
         # The product's own buy form is often named "cart" or "basket": not a mini-cart.
         keep.update(a.mem_id for a in between(control, found.block))
-    zones = _Zones(frozenset(keep))
+    zones = _Zones(frozenset(keep), index.controls)
     block = Membership(found.block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
