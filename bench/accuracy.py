@@ -169,8 +169,9 @@ def replay(page: Page, setting: Setting) -> tuple[Decimal | None, bool | None, s
         replace(c, confidence=weights.score(c.cues)) if c.extractor == "heuristic" else c
         for c in page.candidates
     ]
-    winner = resolve(rescored, tuning).winner
-    in_stock, _ = conclude(list(page.signals), priced=winner is not None,
+    verdict = resolve(rescored, tuning)
+    winner = verdict.winner
+    in_stock, _ = conclude(list(page.signals), priced=winner is not None or bool(verdict.ambiguous),
                            stated=winner.in_stock if winner is not None else None)
     return (winner.price if winner else None), in_stock, (winner.extractor if winner else None)
 
