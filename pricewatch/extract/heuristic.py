@@ -312,6 +312,9 @@ class Weights:
     # The text starts with the word "price" in the shop's language ("Cena:", "価格"): the
     # shop labels it as the price, though not necessarily as the current one.
     price_word: float = 0.1
+    # The higher of two unlabelled amounts side by side: read as the former price of a sale
+    # (its role becomes "list"); no weight of its own.
+    paired_higher: float = 0.0
     # No reading of the page is surer than the user's own rule (1.0). A lower cap would make
     # the best-labelled amounts tie and hide the cue that tells them apart.
     cap: float = 1.0
@@ -564,7 +567,10 @@ def extract(doc: Document, found: Findings) -> None:
     seen: set[int] = set()
     priced = {el.mem_id for el in elements}
     readings: list[_Reading] = []
-    for el in elements:
+    queue = list(elements)
+    queue.reverse()
+    while queue:
+        el = queue.pop()
         if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
             continue
         seen.add(el.mem_id)
@@ -572,6 +578,10 @@ def extract(doc: Document, found: Findings) -> None:
         if text is None:
             continue
         text = _joined_cents(el, text, doc.hints.decimal)
+        parts = _amount_parts(el, text)
+        if parts:
+            queue.extend(reversed(parts))  # "$410 $210": each part is read on its own
+            continue
         if _unreadable(el, text, priced if source == "element" else None):
             continue
         amount, currency = parse_with_hints(text, doc.hints)
@@ -585,14 +595,90 @@ def extract(doc: Document, found: Findings) -> None:
             cues = (*cues, ("text_only", 1.0))
         readings.append((el, text, amount, currency, role, cues))
     readings = _drop_other_money(readings)
-    if source == "element" and heading_el is not None and not _settled(readings, found):
+    if source == "element" and heading_el is not None and not _settled(_paired(readings), found):
         # No element labelled as a price says anything clear: read money text just below
         # the heading, as a person would (shops without "price" in their class names). The
         # walk after the heading is repeated to collect its elements: this is the rare page.
         distances(heading_el, before=0, after=_BEHIND, behind=window)
         readings.extend(_drop_other_money(
             _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen)))
-    found.candidates.extend(_candidates(readings, doc.hints.currency))
+    found.candidates.extend(_candidates(_paired(readings), doc.hints.currency))
+
+
+_AMOUNT = re.compile(r"\d[\d.,\u00a0']*")
+# Numbers other than percentages ("sis. 24% alv", "-20%" beside a sale are no amounts).
+_NOT_PERCENT = re.compile(r"(?<![\d.,])\d[\d.,\u00a0']*(?![\d.,\u00a0']|\s?%)")
+
+
+def _amount_parts(el: LexborNode, text: str) -> list[LexborNode]:
+    """The child elements of a box that shows two amounts side by side, one in each
+    ("<div class=price><b>$410</b><b>$210</b></div>"); [] for anything else (one amount, or
+    amounts not drawn in elements of their own)."""
+    if len(_AMOUNT.findall(text)) != 2 or len(_CURRENCY_SIGN.findall(text)) < 2:
+        return []
+    parts: list[LexborNode] = []
+    child = el.child
+    while child is not None:
+        if child.is_element_node:
+            shown = text_of(child, 40)
+            found = len(_AMOUNT.findall(shown))
+            if found > 1:
+                return []
+            if found == 1:
+                parts.append(child)
+        child = child.next
+    return parts if len(parts) == 2 else []
+
+
+_PAIR_DEPTH = 3
+
+
+def _box_of_two(el: LexborNode) -> int | None:
+    """The mem_id of the smallest box around ``el`` (up to ``_PAIR_DEPTH`` levels up) that
+    shows more than one amount, when it shows exactly two; else None."""
+    node = el.parent
+    for _ in range(_PAIR_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return None
+        found = len(_NOT_PERCENT.findall(text_of(node, 80)))
+        if found == 2:
+            return node.mem_id
+        if found > 2:
+            return None
+        node = node.parent
+    return None
+
+
+def _paired(readings: list[_Reading]) -> list[_Reading]:
+    """Two unlabelled current amounts shown side by side in one box, and nothing else there:
+    a sale, as a shopper reads it, so the higher one becomes the former (list) price.
+
+    Side by side means the smallest box around both shows just these two numbers (a tax note's
+    percentage aside); when either one's own label or words already say which is which, the
+    pair is left alone. Only the amounts that could win are looked at."""
+    scores = [WEIGHTS.score(r[5]) for r in readings]
+    current = [scores[i] for i, r in enumerate(readings) if r[4] == "current"]
+    if len(current) < 2:
+        return readings
+    floor = max(current) - _CHECK_SPAN
+    boxes: dict[int, list[int]] = {}
+    for i, (el, _, _, _, role, cues) in enumerate(readings):
+        if role != "current" or scores[i] < floor or any(n in _SAYS for n, _ in cues):
+            continue
+        box = _box_of_two(el)
+        if box is not None:
+            boxes.setdefault(box, []).append(i)
+    out = list(readings)
+    for members in boxes.values():
+        if len(members) != 2:
+            continue
+        a, b = (readings[i] for i in members)
+        if a[2] == b[2]:
+            continue
+        high = members[0] if a[2] > b[2] else members[1]
+        el, text, amount, currency, _, cues = readings[high]
+        out[high] = (el, text, amount, currency, "list", (*cues, ("paired_higher", 1.0)))
+    return out
 
 
 def _unreadable(el: LexborNode, text: str, priced: set[int] | None) -> bool:
@@ -635,6 +721,8 @@ _CHECK_SPAN = 0.25
 _Reading = tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]
 _STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
 _EVIDENCE = frozenset(["near_heading", "current_label", "current_text", "main_block"])
+# Cues by which the shop itself says which amount is which.
+_SAYS = frozenset(["current_label", "current_text", "other_money_words", "from_price"])
 _WINDOW_TEXT = 120  # elements after the heading whose own text is read for money
 
 
