@@ -134,6 +134,8 @@ def _hidden(el: LexborNode) -> bool:
     attrs = el.attributes
     if "hidden" in attrs:  # a bare attribute: its value is None
         return True
+    if el.tag == "input" and (attrs.get("type") or "").lower() == "hidden":
+        return True  # a form's value, never shown (often a float: "3182.5699999999997")
     style = attrs.get("style")
     if style is not None and _HIDDEN_STYLE.search(style):
         return True
