@@ -62,6 +62,14 @@ _ZONE = re.compile(
     r"|slider|banner|accessor\w*|compare products?|comparison|products? list\w*|listing"
     r"|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|teaser|suggest\w*|sponsor\w*)\b"
 )
+# Inside the product's own block only zones of other products count: a "review" or "nav" box
+# there ("productReviewPrice" beside the stars) is a part of the product's page.
+_OTHER_PRODUCTS = re.compile(
+    r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
+    r"|viewed|cart|basket|bundle|accessor\w*|compare products?|comparison|products? list\w*"
+    r"|listing|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|suggest\w*"
+    r"|sponsor\w*)\b"
+)
 # The buy box is often a form or block named "add to cart": that is the product's own.
 _ADD_TO = re.compile(r"\badd ?to (?:cart|basket|bag)\b")
 _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
@@ -207,8 +215,14 @@ class _Zones:
     another one.
     """
 
-    def __init__(self, keep: frozenset[int], controls: list[LexborNode] | None = None) -> None:
+    def __init__(
+        self,
+        keep: frozenset[int],
+        controls: list[LexborNode] | None = None,
+        block: Membership | None = None,
+    ) -> None:
         self.keep = keep
+        self._block = block
         # By mem_id: a LexborNode's == compares serialized markup, so a dict keyed by nodes
         # would serialize an ancestor's whole subtree on every lookup.
         self.known: dict[int, bool] = {}
@@ -230,6 +244,9 @@ class _Zones:
             return True
         label = _label(node)
         if not label.strip() or node.mem_id in self.keep or not _zone(label):
+            return False
+        if (self._block is not None and self._block.inside(node)
+                and not _OTHER_PRODUCTS.search(_ADD_TO.sub(" ", words(label)))):
             return False
         # A <form> named "cart" is the product's add-to-cart form (WooCommerce's "form.cart"
         # on every product page); so is any box named so around an enabled buy button.
@@ -559,8 +576,8 @@ def extract(doc: Document, found: Findings) -> None:
     if found.block is not None and control is not None:
         # The product's own buy form is often named "cart" or "basket": not a mini-cart.
         keep.update(a.mem_id for a in between(control, found.block))
-    zones = _Zones(frozenset(keep), index.controls)
     block = Membership(found.block)
+    zones = _Zones(frozenset(keep), index.controls, block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
