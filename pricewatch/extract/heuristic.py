@@ -488,7 +488,7 @@ def _score(
     role = "list" if listed else "current"
     if _CURRENT_LABEL.search(label_words):
         cues.append(("current_label", 1.0))
-    if _CURRENCY_SIGN.search(text):
+    if _CURRENCY_SIGN.search(text) or _currency_beside(el):
         cues.append(("currency", 1.0))
     if _CURRENT_TEXT.search(text):
         cues.append(("current_text", 1.0))
@@ -511,6 +511,17 @@ def _score(
         else:
             cues.append(("far_from_heading", 1.0))
     return role, tuple(cues)
+
+
+def _currency_beside(el: LexborNode) -> bool:
+    """Whether the box around an amount written without its currency ("<b>$</b><span>13.74"
+    "</span>") shows a currency sign and no other number: the sign is this amount's."""
+    parent = el.parent
+    if parent is None or parent.tag in _PAGE_TOP:
+        return False
+    shown = text_of(parent, 40)
+    return len(shown) <= 40 and len(_AMOUNT.findall(shown)) == 1 and bool(
+        _CURRENCY_SIGN.search(shown))
 
 
 def _amount_text(el: LexborNode) -> str | None:
