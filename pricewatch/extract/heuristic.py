@@ -70,6 +70,14 @@ _OTHER_PRODUCTS = re.compile(
     r"|listing|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|suggest\w*"
     r"|sponsor\w*)\b"
 )
+
+
+def names_other_products(label: str) -> bool:
+    """Whether a class/id label names a box of other products ("related-products",
+    "productCarousel"); a box named "add to cart" is the product's own."""
+    return bool(_OTHER_PRODUCTS.search(_ADD_TO.sub(" ", words(label))))
+
+
 # The buy box is often a form or block named "add to cart": that is the product's own.
 _ADD_TO = re.compile(r"\badd ?to (?:cart|basket|bag)\b")
 _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
@@ -246,7 +254,7 @@ class _Zones:
         if not label.strip() or node.mem_id in self.keep or not _zone(label):
             return False
         if (self._block is not None and self._block.inside(node)
-                and not _OTHER_PRODUCTS.search(_ADD_TO.sub(" ", words(label)))):
+                and not names_other_products(label)):
             return False
         # A <form> named "cart" is the product's add-to-cart form (WooCommerce's "form.cart"
         # on every product page); so is any box named so around an enabled buy button.
