@@ -15,6 +15,12 @@ grid around the defaults) and the held-out pages are scored with them; the held-
 pooled. Rules without parameters (label words, exclusions) are the same in every fold, so
 these estimates cannot see how much those rules were tuned to this corpus: judge a new rule
 by whether it is stated in general terms and fixes more than one page.
+
+Visible page only: every page is extracted a second time with its structured data removed
+from the HTML (``strip_structured``), and price and availability are scored, with their own
+leave-one-domain-out estimate. Most corpus pages are decided by their markup, so this is how
+the visible-page rules do on shops they were not decided on. CPU time is measured on the
+pages as served only.
 """
 
 from __future__ import annotations
