@@ -578,6 +578,50 @@ def _money_text_owners(root: LexborNode, limit: int) -> list[LexborNode]:
     return out
 
 
+def _element_readings(
+    doc: Document,
+    elements: list[LexborNode],
+    text_only: bool,
+    *,
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+    seen: set[int],
+) -> list[_Reading]:
+    """The amounts of ``elements`` (price-labelled elements, or the owners of money text when
+    ``text_only``), each element read once."""
+    priced = None if text_only else {el.mem_id for el in elements}
+    readings: list[_Reading] = []
+    queue = list(elements)
+    queue.reverse()
+    while queue:
+        el = queue.pop()
+        if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
+            continue
+        seen.add(el.mem_id)
+        text = _amount_text(el)
+        if text is None:
+            continue
+        text = _joined_cents(el, text, doc.hints.decimal)
+        parts = _amount_parts(el, text)
+        if parts:
+            queue.extend(reversed(parts))  # "$410 $210": each part is read on its own
+            continue
+        if _unreadable(el, text, priced):
+            continue
+        amount, currency = parse_with_hints(text, doc.hints)
+        if amount is None:
+            continue
+        scored = _score(el, text, near, zones, block)
+        if scored is None:
+            continue
+        role, cues = scored
+        if text_only:
+            cues = (*cues, ("text_only", 1.0))
+        readings.append((el, text, amount, currency, role, cues))
+    return readings
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     root = doc.root
@@ -603,35 +647,8 @@ def extract(doc: Document, found: Findings) -> None:
         elements = _money_text_owners(root, _MAX_CANDIDATES)
         source = "text"
     seen: set[int] = set()
-    priced = {el.mem_id for el in elements}
-    readings: list[_Reading] = []
-    queue = list(elements)
-    queue.reverse()
-    while queue:
-        el = queue.pop()
-        if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
-            continue
-        seen.add(el.mem_id)
-        text = _amount_text(el)
-        if text is None:
-            continue
-        text = _joined_cents(el, text, doc.hints.decimal)
-        parts = _amount_parts(el, text)
-        if parts:
-            queue.extend(reversed(parts))  # "$410 $210": each part is read on its own
-            continue
-        if _unreadable(el, text, priced if source == "element" else None):
-            continue
-        amount, currency = parse_with_hints(text, doc.hints)
-        if amount is None:
-            continue
-        scored = _score(el, text, near, zones, block)
-        if scored is None:
-            continue
-        role, cues = scored
-        if source == "text":
-            cues = (*cues, ("text_only", 1.0))
-        readings.append((el, text, amount, currency, role, cues))
+    readings = _element_readings(doc, elements, source == "text", near=near, zones=zones,
+                                 block=block, seen=seen)
     readings = _drop_other_money(readings)
     if source == "element" and heading_el is not None and not _settled(_paired(readings), found):
         # No element labelled as a price says anything clear: read money text just below
