@@ -78,6 +78,7 @@ Weights.from_price
 Weights.text_only
 Weights.variant
 Weights.price_word
+Weights.paired_higher
 
 # SQLAlchemy: @compiles registers the dialect compilers by decorator, and inherit_cache is the
 # statement-cache flag every custom FunctionElement declares.

@@ -96,7 +96,8 @@ _SOLD_OUT_CLASS = re.compile(r"\bunavailable\b|sold-?out|out-?of-?stock")
 _WEAK = 0.5
 
 
-def _disabled(el: LexborNode) -> bool:
+def is_disabled(el: LexborNode) -> bool:
+    """Disabled by attribute, aria-disabled or a disabled / sold-out class."""
     attrs = el.attributes
     if "disabled" in attrs or attrs.get("aria-disabled") == "true":
         return True
@@ -106,8 +107,20 @@ def _disabled(el: LexborNode) -> bool:
 
 _ZONE = re.compile(
     r"related|recommend|carousel|upsell|cross-?sell|also-?(?:bought|viewed)|similar|modal"
-    r"|popup|template|\bhidden\b|\bhide\b|d-none|is-hidden|invisible",
+    r"|popup|template|\bhidden\b|\bhide\b|d-none|is-hidden|invisible"
+    # Other sellers' offers and price comparisons: their stock is not this offer's.
+    r"|compare-?prices|price-?comparison|other-?sellers|offers-?list",
 )
+# A stock label about one way of getting the item (home delivery, store pickup), not the
+# item: "No disponible" under "retiro en tienda" still leaves it orderable.
+_DELIVERY_ZONE = re.compile(
+    r"shipping|delivery|pick-?up|click-?(?:and|n)-?collect|entrega|envio|retiro|despacho"
+    r"|livraison|lieferung|versand|abholung|spedizione|consegna|ritiro|verzending|bezorg"
+    r"|dostawa|odbi[oó]r|doprava|szállítás|livrare|store-?availability|in-?store|fulfil"
+)
+# A label is short: a row or box whose text runs on holds other things, often other
+# offers' or variants' stock ("... Out of Stock ₹790 Offers").
+_MAX_LABEL = 80
 _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
 # Stock words about something other than the product ("image not available").
 _OTHER_SUBJECT = re.compile(r"image|photo|bild|imagen|immagine|colou?r|video|zoom", re.I)
@@ -140,6 +153,23 @@ def _in_excluded_zone(el: LexborNode, known: dict[int, bool]) -> bool:
         excluded = excluded or _excluded_here(node)
         known[node.mem_id] = excluded
     return excluded
+
+
+_DELIVERY_DEPTH = 6
+
+
+def _about_delivery(el: LexborNode) -> bool:
+    """Whether a stock label sits in a box named for a delivery or pickup option."""
+    node: LexborNode | None = el
+    for _ in range(_DELIVERY_DEPTH):
+        if node is None or node.tag in ("body", "html", "-document"):
+            return False
+        attrs = node.attributes
+        label = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+        if label.strip() and _DELIVERY_ZONE.search(label):
+            return True
+        node = node.parent
+    return False
 
 
 def _attrs(el: LexborNode) -> str:
@@ -184,7 +214,9 @@ def visible_signals(index: PageIndex) -> list[Signal]:
         if state is not None:
             signals.append(Signal(state, 0.85, f"<{el.tag} itemprop=availability> {content!r}"))
             continue
-        if not text or len(text) > 160 or _OTHER_SUBJECT.search(text):
+        if not text or len(text) > _MAX_LABEL or _OTHER_SUBJECT.search(text):
+            continue
+        if _about_delivery(el):
             continue
         if _OUT.search(text):
             signals.append(Signal(False, 0.8, f"stock label <{el.tag}> says {text[:60]!r}"))
@@ -201,7 +233,7 @@ def visible_signals(index: PageIndex) -> list[Signal]:
             continue
         if _OUT.search(text) or _SOLD_OUT_CLASS.search((attrs.get("class") or "").lower()):
             signals.append(Signal(False, 0.6, f"sold-out buy control <{el.tag}> {text[:40]!r}"))
-        elif _disabled(el):
+        elif is_disabled(el):
             # Shops disable "add to cart" until a size or colour is chosen: on its own that is
             # a doubt, not a "sold out" (it loses to a shown price; see ``conclude``).
             signals.append(Signal(False, _WEAK - 0.1,

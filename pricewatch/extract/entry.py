@@ -67,8 +67,10 @@ def _run(doc: Document) -> Report:
     index = doc.index if auto else doc.facts_index
     if root is not None:
         found.signals.extend(availability.visible_signals(index))
+    # An ambiguous page still shows the product's price (only which one is in doubt): for
+    # availability it is a priced page.
     in_stock, stock_evidence = availability.conclude(
-        found.signals, priced=winner is not None,
+        found.signals, priced=winner is not None or bool(rivals),
         stated=winner.in_stock if winner is not None else None)
     name = found.names[0] if found.names else None
     page_index = index if root is not None else None

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
+from pricewatch.extract.availability import is_buy_control, is_disabled
 from pricewatch.extract.block import Membership, between, main_block
 from pricewatch.extract.candidates import Candidate, Findings
 from pricewatch.extract.document import Document, text_of
@@ -57,10 +58,26 @@ _PRICE_WORD = re.compile(
 # Zones whose prices belong to other products or to something other than the item.
 _ZONE = re.compile(
     r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
-    r"|viewed|cart|basket|bundle|shipping|delivery|footer|nav\w*|menu|reviews?|sidebar|widget"
+    r"|viewed|cart|basket|bundle|shipping|delivery|footer|nav\w*|menu|reviews?|sidebar"
     r"|slider|banner|accessor\w*|compare products?|comparison|products? list\w*|listing"
     r"|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|teaser|suggest\w*|sponsor\w*)\b"
 )
+# Inside the product's own block only zones of other products count: a "review" or "nav" box
+# there ("productReviewPrice" beside the stars) is a part of the product's page.
+_OTHER_PRODUCTS = re.compile(
+    r"\b(?:related|recommend\w*|carousel|upsell|up sell|cross ?sell|also|similar\w*|recent\w*"
+    r"|viewed|cart|basket|bundle|accessor\w*|compare products?|comparison|products? list\w*"
+    r"|listing|products? (?:grid|tiles?|cards?)|(?:grid|tile|card) items?|suggest\w*"
+    r"|sponsor\w*)\b"
+)
+
+
+def names_other_products(label: str) -> bool:
+    """Whether a class/id label names a box of other products ("related-products",
+    "productCarousel"); a box named "add to cart" is the product's own."""
+    return bool(_OTHER_PRODUCTS.search(_ADD_TO.sub(" ", words(label))))
+
+
 # The buy box is often a form or block named "add to cart": that is the product's own.
 _ADD_TO = re.compile(r"\badd ?to (?:cart|basket|bag)\b")
 _HIDDEN_STYLE = re.compile(r"(?<![\w-])(?:display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
@@ -91,7 +108,10 @@ _CURRENCY_SIGN = re.compile(
 _STRUCK = frozenset(["del", "s", "strike"])
 # Text that may hold a price, for pages with no element labelled as one.
 # One search per text node of the page on the text path: symbols, and codes written as such.
-_MONEY_TEXT = re.compile(r"[$€£₹¥₩₽円元원]|EUR|USD|zł|Kč|руб")
+_MONEY_TEXT = re.compile(
+    r"[$€£₹¥₩₽₺₴₪₫₱฿円元원]|EUR|USD|GBP|CHF|zł|Kč|руб|\b(?:lei|Lei|LEI|Ft|kr|Rs|RON|PLN|CZK|HUF"
+    r"|SEK|NOK|DKK|INR|BRL|JPY|CNY|RMB|TWD|NTD|HKD|SGD|AUD|CAD|NZD|ZAR|MXN|TRY|BGN|RUB|UAH"
+    r"|KRW|THB|MYR|IDR|PHP|VND|ILS|AED|SAR)\b")
 _MAX_CANDIDATES = 250
 # The window around the product heading in which closeness counts (elements of document order).
 _AHEAD, _BEHIND = 150, 400
@@ -116,11 +136,22 @@ def _zone(label: str) -> bool:
     return bool(_ZONE.search(_ADD_TO.sub(" ", words(label))))
 
 
+_CART_ZONE = re.compile(r"\b(?:cart|basket)\b")
+
+
+def _cart_only(label: str) -> bool:
+    """Whether a zone label is one only for naming a cart or basket ("ysw-cart")."""
+    text = _ADD_TO.sub(" ", words(label))
+    return _ZONE.search(_CART_ZONE.sub(" ", text)) is None
+
+
 def _hidden(el: LexborNode) -> bool:
     """Hidden by attribute, inline style or a hiding utility class ("d-none", "is-hidden")."""
     attrs = el.attributes
     if "hidden" in attrs:  # a bare attribute: its value is None
         return True
+    if el.tag == "input" and (attrs.get("type") or "").lower() == "hidden":
+        return True  # a form's value, never shown (often a float: "3182.5699999999997")
     style = attrs.get("style")
     if style is not None and _HIDDEN_STYLE.search(style):
         return True
@@ -192,17 +223,42 @@ class _Zones:
     another one.
     """
 
-    def __init__(self, keep: frozenset[int]) -> None:
+    def __init__(
+        self,
+        keep: frozenset[int],
+        controls: list[LexborNode] | None = None,
+        block: Membership | None = None,
+    ) -> None:
         self.keep = keep
+        self._block = block
         # By mem_id: a LexborNode's == compares serialized markup, so a dict keyed by nodes
         # would serialize an ancestor's whole subtree on every lookup.
         self.known: dict[int, bool] = {}
+        self._controls = controls or []
+        self._buy_forms: set[int] | None = None
+
+    def _holds_buy_button(self, node: LexborNode) -> bool:
+        """Whether ``node`` holds an enabled add-to-cart button: a form or box named "cart"
+        around one is the product's buy form, not the mini-cart (worked out on first need)."""
+        if self._buy_forms is None:
+            self._buy_forms = set()
+            for control in self._controls[:_MAX_BUY_CONTROLS]:
+                if is_buy_control(control) and not is_disabled(control):
+                    self._buy_forms.update(a.mem_id for a in _ancestors(control))
+        return node.mem_id in self._buy_forms
 
     def _skip(self, node: LexborNode) -> bool:
         if _hidden(node):
             return True
         label = _label(node)
-        return bool(label.strip()) and node.mem_id not in self.keep and _zone(label)
+        if not label.strip() or node.mem_id in self.keep or not _zone(label):
+            return False
+        if (self._block is not None and self._block.inside(node)
+                and not names_other_products(label)):
+            return False
+        # A <form> named "cart" is the product's add-to-cart form (WooCommerce's "form.cart"
+        # on every product page); so is any box named so around an enabled buy button.
+        return not (_cart_only(label) and (node.tag == "form" or self._holds_buy_button(node)))
 
     def above(self, el: LexborNode | None) -> bool:
         """Whether ``el`` or an ancestor below <body> is hidden or a zone to skip."""
@@ -283,6 +339,9 @@ class Weights:
     # The text starts with the word "price" in the shop's language ("Cena:", "価格"): the
     # shop labels it as the price, though not necessarily as the current one.
     price_word: float = 0.1
+    # The higher of two unlabelled amounts side by side: read as the former price of a sale
+    # (its role becomes "list"); no weight of its own.
+    paired_higher: float = 0.0
     # No reading of the page is surer than the user's own rule (1.0). A lower cap would make
     # the best-labelled amounts tie and hide the cue that tells them apart.
     cap: float = 1.0
@@ -301,6 +360,9 @@ _INLINE = frozenset(
      "font", "sup", "sub", "div", "li"]
 )
 _NEIGHBOUR_DEPTH = 4
+_MAX_BUY_CONTROLS = 40
+# Buttons are small, but shops wrap an option's label and cost in several layers of boxes.
+_BUTTON_DEPTH = 8
 
 
 def _nearby_text(node: LexborNode | None, forward: bool) -> str:
@@ -397,6 +459,19 @@ def _neighbour(el: LexborNode) -> bool:
     return False
 
 
+def _option_button(el: LexborNode) -> bool:
+    """Inside a button other than the buy button: a size, colour, delivery or pickup option,
+    and the amount is what that option costs, even inside the product's block."""
+    node: LexborNode | None = el
+    for _ in range(_BUTTON_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return False
+        if node.tag == "button":
+            return not is_buy_control(node)
+        node = node.parent
+    return False
+
+
 def _score(
     el: LexborNode,
     text: str,
@@ -414,14 +489,14 @@ def _score(
     if other_money_label(label_words):
         return None  # labelled per-unit, instalment, coupon, "you save" or shipping
     in_block = block.inside(el)
-    if not in_block and _neighbour(el):
-        return None  # a related product's tile or another variant's option
+    if (not in_block and _neighbour(el)) or _option_button(el):
+        return None  # a related product's tile, another variant's or option's price
     cues: list[tuple[str, float]] = []
     listed = listed or _LIST_TEXT.search(text) is not None or _struck_inside(el)
     role = "list" if listed else "current"
     if _CURRENT_LABEL.search(label_words):
         cues.append(("current_label", 1.0))
-    if _CURRENCY_SIGN.search(text):
+    if _CURRENCY_SIGN.search(text) or _currency_beside(el):
         cues.append(("currency", 1.0))
     if _CURRENT_TEXT.search(text):
         cues.append(("current_text", 1.0))
@@ -444,6 +519,17 @@ def _score(
         else:
             cues.append(("far_from_heading", 1.0))
     return role, tuple(cues)
+
+
+def _currency_beside(el: LexborNode) -> bool:
+    """Whether the box around an amount written without its currency ("<b>$</b><span>13.74"
+    "</span>") shows a currency sign and no other number: the sign is this amount's."""
+    parent = el.parent
+    if parent is None or parent.tag in _PAGE_TOP:
+        return False
+    shown = text_of(parent, 40)
+    return len(shown) <= 40 and len(_AMOUNT.findall(shown)) == 1 and bool(
+        _CURRENCY_SIGN.search(shown))
 
 
 def _amount_text(el: LexborNode) -> str | None:
@@ -492,6 +578,50 @@ def _money_text_owners(root: LexborNode, limit: int) -> list[LexborNode]:
     return out
 
 
+def _element_readings(
+    doc: Document,
+    elements: list[LexborNode],
+    text_only: bool,
+    *,
+    near: dict[int, int] | None,
+    zones: _Zones,
+    block: Membership,
+    seen: set[int],
+) -> list[_Reading]:
+    """The amounts of ``elements`` (price-labelled elements, or the owners of money text when
+    ``text_only``), each element read once."""
+    priced = None if text_only else {el.mem_id for el in elements}
+    readings: list[_Reading] = []
+    queue = list(elements)
+    queue.reverse()
+    while queue:
+        el = queue.pop()
+        if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
+            continue
+        seen.add(el.mem_id)
+        text = _amount_text(el)
+        if text is None:
+            continue
+        text = _joined_cents(el, text, doc.hints.decimal)
+        parts = _amount_parts(el, text)
+        if parts:
+            queue.extend(reversed(parts))  # "$410 $210": each part is read on its own
+            continue
+        if _unreadable(el, text, priced):
+            continue
+        amount, currency = parse_with_hints(text, doc.hints)
+        if amount is None:
+            continue
+        scored = _score(el, text, near, zones, block)
+        if scored is None:
+            continue
+        role, cues = scored
+        if text_only:
+            cues = (*cues, ("text_only", 1.0))
+        readings.append((el, text, amount, currency, role, cues))
+    return readings
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append visible price candidates to ``found``."""
     root = doc.root
@@ -509,44 +639,101 @@ def extract(doc: Document, found: Findings) -> None:
     if found.block is not None and control is not None:
         # The product's own buy form is often named "cart" or "basket": not a mini-cart.
         keep.update(a.mem_id for a in between(control, found.block))
-    zones = _Zones(frozenset(keep))
     block = Membership(found.block)
+    zones = _Zones(frozenset(keep), index.controls, block)
     elements = index.priced[:_MAX_CANDIDATES]
     source = "element"
     if not elements:
         elements = _money_text_owners(root, _MAX_CANDIDATES)
         source = "text"
     seen: set[int] = set()
-    priced = {el.mem_id for el in elements}
-    readings: list[_Reading] = []
-    for el in elements:
-        if el.mem_id in seen or el.tag in ("body", "html", "form", "script", "style"):
-            continue
-        seen.add(el.mem_id)
-        text = _amount_text(el)
-        if text is None:
-            continue
-        if _unreadable(el, text, priced if source == "element" else None):
-            continue
-        amount, currency = parse_with_hints(text, doc.hints)
-        if amount is None:
-            continue
-        scored = _score(el, text, near, zones, block)
-        if scored is None:
-            continue
-        role, cues = scored
-        if source == "text":
-            cues = (*cues, ("text_only", 1.0))
-        readings.append((el, text, amount, currency, role, cues))
+    readings = _element_readings(doc, elements, source == "text", near=near, zones=zones,
+                                 block=block, seen=seen)
     readings = _drop_other_money(readings)
-    if source == "element" and heading_el is not None and not _settled(readings, found):
+    if source == "element" and heading_el is not None and not _settled(_paired(readings), found):
         # No element labelled as a price says anything clear: read money text just below
         # the heading, as a person would (shops without "price" in their class names). The
         # walk after the heading is repeated to collect its elements: this is the rare page.
         distances(heading_el, before=0, after=_BEHIND, behind=window)
         readings.extend(_drop_other_money(
             _window_readings(doc, window, near=near, zones=zones, block=block, seen=seen)))
-    found.candidates.extend(_candidates(readings, doc.hints.currency))
+    found.candidates.extend(_candidates(_paired(readings), doc.hints.currency))
+
+
+_AMOUNT = re.compile(r"\d[\d.,\u00a0']*")
+# Numbers other than percentages ("sis. 24% alv", "-20%" beside a sale are no amounts).
+_NOT_PERCENT = re.compile(r"(?<![\d.,])\d[\d.,\u00a0']*(?![\d.,\u00a0']|\s?%)")
+
+
+def _amount_parts(el: LexborNode, text: str) -> list[LexborNode]:
+    """The child elements of a box that shows two amounts side by side, one in each
+    ("<div class=price><b>$410</b><b>$210</b></div>"); [] for anything else (one amount, or
+    amounts not drawn in elements of their own)."""
+    if len(_AMOUNT.findall(text)) != 2 or len(_CURRENCY_SIGN.findall(text)) < 2:
+        return []
+    parts: list[LexborNode] = []
+    child = el.child
+    while child is not None:
+        if child.is_element_node:
+            shown = text_of(child, 40)
+            found = len(_AMOUNT.findall(shown))
+            if found > 1:
+                return []
+            if found == 1:
+                parts.append(child)
+        child = child.next
+    return parts if len(parts) == 2 else []
+
+
+_PAIR_DEPTH = 3
+
+
+def _box_of_two(el: LexborNode) -> int | None:
+    """The mem_id of the smallest box around ``el`` (up to ``_PAIR_DEPTH`` levels up) that
+    shows more than one amount, when it shows exactly two; else None."""
+    node = el.parent
+    for _ in range(_PAIR_DEPTH):
+        if node is None or node.tag in _PAGE_TOP:
+            return None
+        found = len(_NOT_PERCENT.findall(text_of(node, 80)))
+        if found == 2:
+            return node.mem_id
+        if found > 2:
+            return None
+        node = node.parent
+    return None
+
+
+def _paired(readings: list[_Reading]) -> list[_Reading]:
+    """Two unlabelled current amounts shown side by side in one box, and nothing else there:
+    a sale, as a shopper reads it, so the higher one becomes the former (list) price.
+
+    Side by side means the smallest box around both shows just these two numbers (a tax note's
+    percentage aside); when either one's own label or words already say which is which, the
+    pair is left alone. Only the amounts that could win are looked at."""
+    scores = [WEIGHTS.score(r[5]) for r in readings]
+    current = [scores[i] for i, r in enumerate(readings) if r[4] == "current"]
+    if len(current) < 2:
+        return readings
+    floor = max(current) - _CHECK_SPAN
+    boxes: dict[int, list[int]] = {}
+    for i, (el, _, _, _, role, cues) in enumerate(readings):
+        if role != "current" or scores[i] < floor or any(n in _SAYS for n, _ in cues):
+            continue
+        box = _box_of_two(el)
+        if box is not None:
+            boxes.setdefault(box, []).append(i)
+    out = list(readings)
+    for members in boxes.values():
+        if len(members) != 2:
+            continue
+        a, b = (readings[i] for i in members)
+        if a[2] == b[2]:
+            continue
+        high = members[0] if a[2] > b[2] else members[1]
+        el, text, amount, currency, _, cues = readings[high]
+        out[high] = (el, text, amount, currency, "list", (*cues, ("paired_higher", 1.0)))
+    return out
 
 
 def _unreadable(el: LexborNode, text: str, priced: set[int] | None) -> bool:
@@ -589,6 +776,8 @@ _CHECK_SPAN = 0.25
 _Reading = tuple[LexborNode, str, Decimal, str | None, str, tuple[tuple[str, float], ...]]
 _STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
 _EVIDENCE = frozenset(["near_heading", "current_label", "current_text", "main_block"])
+# Cues by which the shop itself says which amount is which.
+_SAYS = frozenset(["current_label", "current_text", "other_money_words", "from_price"])
 _WINDOW_TEXT = 120  # elements after the heading whose own text is read for money
 
 
@@ -651,6 +840,9 @@ def _window_readings(
         text = _amount_text(el)
         if text is None:
             continue
+        text = _joined_cents(el, text, doc.hints.decimal)
+        if _SPLIT_CENTS.search(text):
+            continue
         amount, currency = parse_with_hints(text, doc.hints)
         if amount is None:
             continue
@@ -672,6 +864,31 @@ _PART_LABEL = re.compile(
     r"|major|minor|units?|euros?|pounds?|pence)\b"
 )
 _SPLIT_CENTS = re.compile(r"\d\s+\d{2}(?![\d.,])")
+_CENTS_AT = re.compile(r"(\d)\s+(\d{2})(?![\d.,])")
+# The element that draws the cents apart: a superscript, or a part named for the cents.
+_CENTS_LABEL = re.compile(r"\b(?:cents?|fraction|decimals?|mantissa|minor|pence|kopecks?)\b")
+_TWO_DIGITS = re.compile(r"^\s*[.,]?\d{2}\s*$")
+
+
+def _drawn_cents(el: LexborNode) -> bool:
+    """Whether ``el`` draws its last two digits in their own small element (a superscript
+    "173<sup>34</sup> Lei", a "price__cents" part): the shop's way of printing decimals."""
+    for i, node in enumerate(el.traverse()):
+        if i > _MAX_INSIDE:
+            return False
+        if i == 0 or not node.is_element_node:
+            continue
+        if node.tag == "sup" or _CENTS_LABEL.search(words(_label(node))):
+            return bool(_TWO_DIGITS.match(text_of(node, 8)))
+    return False
+
+
+def _joined_cents(el: LexborNode, text: str, decimal: str | None) -> str:
+    """``text`` with cents drawn apart ("173 34 Lei") joined to their amount when the markup
+    shows them as cents; otherwise unchanged (and refused later as a guess)."""
+    if _SPLIT_CENTS.search(text) is None or not _drawn_cents(el):
+        return text
+    return _CENTS_AT.sub(rf"\1{decimal or '.'}\2", text, count=1)
 
 
 def _label_key(el: LexborNode) -> tuple[str | None, str]:

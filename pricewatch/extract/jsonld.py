@@ -18,8 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from pricewatch.extract.availability import schema_availability
 from pricewatch.extract.candidates import Candidate, Findings, Signal
-from pricewatch.extract.document import Document
+from pricewatch.extract.document import Document, text_of
 from pricewatch.extract.money import parse_machine, to_iso
+from pricewatch.extract.title import main_heading
 
 # What a JSON-LD block is; _block_bodies finds the same matches faster (tests hold it to this).
 _BLOCK = re.compile(
@@ -253,6 +254,35 @@ def _name_and_image(products: list[tuple[dict[str, Any], str]], found: Findings)
             break
 
 
+_WORD = re.compile(r"\w{2,}")
+
+
+def _heading_first(
+    doc: Document, products: list[tuple[dict[str, Any], str]]
+) -> list[tuple[dict[str, Any], str]]:
+    """The products with the one the page's heading names first: a page may describe
+    recommended products before its own, and the heading says which one the page is about.
+    Unchanged when the heading names none of them (or there is no heading)."""
+    root = doc.root
+    if root is None:
+        return products
+    heading, _ = main_heading(doc.index, root)
+    if heading is None:
+        return products
+    seen = set(_WORD.findall(text_of(heading, 300).lower()))
+    if not seen:
+        return products
+
+    def share(item: tuple[dict[str, Any], str]) -> float:
+        name = set(_WORD.findall((_first_str(item[0].get("name")) or "").lower()))
+        return len(name & seen) / len(name | seen) if name else 0.0
+
+    best = max(range(len(products)), key=lambda i: (share(products[i]), -i))
+    if best == 0 or share(products[best]) < 0.5 or share(products[0]) >= share(products[best]):
+        return products
+    return [products[best], *products[:best], *products[best + 1:]]
+
+
 def extract(doc: Document, found: Findings) -> None:
     """Append JSON-LD product offers (and their availability) to ``found``."""
     products: list[tuple[dict[str, Any], str]] = []
@@ -264,6 +294,8 @@ def extract(doc: Document, found: Findings) -> None:
                 products.append((node, "/".join(sorted(types & _PRODUCT_TYPES))))
             elif types & _OFFER_TYPES and "price" in node:
                 loose_offers.append(node)
+    if len(products) > 1:
+        products = _heading_first(doc, products)
     _name_and_image(products, found)
     offers: list[_Offer] = []
     for index, (node, kind) in enumerate(products):

@@ -144,6 +144,24 @@ def _one_pass(checks: tuple[tuple[str, re.Pattern[str]], ...]) -> re.Pattern[str
 _BEFORE_ANY = _one_pass(_BEFORE_CHECKS)
 _RAW_AFTER_ANY = _one_pass(_RAW_AFTER_CHECKS)
 _AFTER_ANY = _one_pass(_AFTER_CHECKS)
+# The next element's words name this amount only when they start as a unit or a period
+# does ("/ kg", "per month", "x 12", "a month"); "Rate lunare: 14,44 Lei" or "Coupon:" there
+# name the amount that follows them.
+_FOLLOWS_AS_UNIT = re.compile(
+    _LEAD + r"(?:/|\bper\b|\bpro\b|\bje\b|\bza\b|\bpar\b|\bau\b|\bal\b|\ble\b|\bim\b"
+    r"|\ba\b|\bx\s?\d|×|monthly|monatlich|mensuel\w*|mensual\w*|mensil\w*|miesięcznie"
+    r"|měsíčně|mesačne|havonta|månadsvis|в месяц|ежемесячно|aylık|\bmonths?\b|\bmeses\b"
+    r"|\bmesi\b|月々|毎月|每月|매월|あたり|当たり|당)",
+    re.IGNORECASE,
+)
+# Words right after an earlier number that name that number ("$37 a month. Details"): in the
+# window before the next amount they are not that amount's label.
+_PERIOD_AFTER = re.compile(
+    _LEAD + r"(?:(?:/|\bper\b|\bpro\b|\bje\b|\ba\b|\bal\b|\bpar\b|\bim\b)\s*(?:month|monat|mois"
+    r"|mes|mese|maand|mies\w*|měs\w*|mo\b)\w*|monthly|months?\b|/\s?mo\b|/\s?(?:"
+    + _UNITS + r")(?![a-z]))[.,;:!)]*",
+    re.IGNORECASE,
+)
 _BEFORE_WINDOW, _AFTER_WINDOW = 40, 24
 _DIGIT = re.compile(r"\d")
 
@@ -154,11 +172,18 @@ def _worded(window: str) -> bool:
 
 
 def _tail_since_number(text: str) -> str:
-    """The end of ``text`` after its last digit, at most _BEFORE_WINDOW characters."""
+    """The end of ``text`` after its last digit, at most _BEFORE_WINDOW characters, without
+    the unit or period that names that last number."""
     last = -1
     for match in _DIGIT.finditer(text):
         last = match.end()
-    return text[max(last, len(text) - _BEFORE_WINDOW, 0):]
+    start = max(last, len(text) - _BEFORE_WINDOW, 0)
+    tail = text[start:]
+    if last >= 0 and start == last:
+        named = _PERIOD_AFTER.match(tail)
+        if named is not None:
+            return tail[named.end():]
+    return tail
 
 
 def _head_until_number(text: str) -> str:
@@ -181,6 +206,8 @@ def other_money(before: str, after: str, following: str = "") -> str | None:
         return "discount"
     if _PLUS_BEFORE.search(head):
         return "add-on"
+    if following and not _FOLLOWS_AS_UNIT.match(following):
+        following = ""
     raw = f"{after} {following}"[:_AFTER_WINDOW] if following else after[:_AFTER_WINDOW]
     for checks, combined, window in (
         (_BEFORE_CHECKS, _BEFORE_ANY, head),

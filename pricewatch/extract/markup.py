@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborNode
 from pricewatch.extract.availability import schema_availability
 from pricewatch.extract.candidates import Candidate, Findings, Signal
 from pricewatch.extract.document import Document, text_of
-from pricewatch.extract.heuristic import has_sale_label, is_struck, shown_text
+from pricewatch.extract.heuristic import has_sale_label, is_struck, names_other_products, shown_text
 from pricewatch.extract.money import parse_machine, parse_with_hints, to_iso
 
 _PRICE_PROPS = ("price", "schema:price", "lowprice", "schema:lowprice")
@@ -83,6 +83,25 @@ def _in_product_scope(el: LexborNode) -> bool:
     return False
 
 
+_TILE_DEPTH = 12
+
+
+def _other_products(el: LexborNode) -> bool:
+    """Whether a marked-up price sits in a box of other products (a "related" or "carousel"
+    list, a product tile's link): markup there describes those products, and a page that
+    shows no price of its own must not get one from them."""
+    for depth, node in enumerate(_ancestors(el)):
+        if depth >= _TILE_DEPTH or node.tag in ("body", "html"):
+            return False
+        if node.tag == "a" and node.attributes.get("href") and depth < 4:
+            return True
+        attrs = node.attributes
+        label = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if label.strip() and names_other_products(label):
+            return True
+    return False
+
+
 def _prop(el: LexborNode) -> str:
     attrs = el.attributes
     return (attrs.get("itemprop") or attrs.get("property") or "").lower()
@@ -92,6 +111,7 @@ def _microdata(doc: Document, found: Findings) -> None:
     props = doc.index.props
     scopes = _Scopes()
     elements = [el for el in props if _prop(el) in _PRICE_PROPS][:_MAX]
+    elements = [el for el in elements if not _other_products(el)]
     seen_price = False
     # One Offer with two prices ("price-standard" 39.90, "price-sales" 1.90): the one labelled
     # as the current price is the price, the others are list prices.

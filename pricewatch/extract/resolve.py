@@ -80,7 +80,8 @@ def _settle(candidates: list[Candidate], tuning: Tuning) -> tuple[Candidate | No
     if not has_evidence(best):
         return None, "nothing ties the best amount to the product (not near its name, " \
             "not labelled as the current price, not in its block)"
-    close = [c for c in ranked[1:] if _rank(best) - _rank(c) < tuning.margin]
+    # Rounded: scores are sums of tenths, and 0.65 - 0.55 is 0.0999... in binary floats.
+    close = [c for c in ranked[1:] if round(_rank(best) - _rank(c), 6) < tuning.margin]
     if close and not (_says_now(best) and not any(_says_now(c) for c in close)):
         # Close rivals are settled only by the shop's own words ("Now $52" beside "$64.95").
         return None, f"{len(ranked)} amounts on the page and the best two are close in score"

@@ -131,6 +131,24 @@ def test_price_labels_are_not_other_money(before: str, after: str) -> None:
     assert other_money(before, after) is None
 
 
+@pytest.mark.parametrize(("before", "after", "following", "kind"), [
+    # The words after an earlier number name that number, not the next one.
+    ("As low as $37 a month. Details » USD $ ", "", "", None),
+    ("From 12,50 €/kg: ", "", "", None),
+    ("Only 4 payments of ", "", "", "instalment"),
+    # The next element names this amount only when it reads as its unit or period.
+    ("", " Lei", "Rate lunare de la 14 44 Lei", None),
+    ("", " €", "/ kg", "per unit"),
+    ("", "", "a month", "instalment"),
+])
+def test_labels_belong_to_their_own_number(
+    before: str, after: str, following: str, kind: str | None
+) -> None:
+    """A label is read for the amount it names: "$37 a month" does not make the $410 after
+    it a monthly amount, and "Rate lunare" before the next amount does not name this one."""
+    assert other_money(before, after, following) == kind
+
+
 def test_a_label_repeated_with_many_amounts_is_a_list() -> None:
     """Three "combo-price" amounts are a list of other offers; the unique one is the item's."""
     combos = "".join(f'<li class="combo-price">${p}</li>' for p in ("5.95", "34.99", "19.99"))
@@ -142,13 +160,17 @@ def test_a_label_repeated_with_many_amounts_is_a_list() -> None:
 
 
 def test_a_price_drawn_in_parts_is_not_read_as_one_big_number() -> None:
-    """"$ 31 57" around price-labelled "31" and "57" is never 3157."""
+    """"$ 31 57" around price-labelled "31" and "57" is never 3157; cents drawn in a part
+    named for them, or in a superscript, are read as cents; bare "271 99" is no price."""
     html = ('<html><body><h1>Drill</h1><div class="buybox-price">$ <span class="price-dollars">'
             '31</span> <span class="price-cents">57</span></div></body></html>')
-    assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price != Decimal(3157)
+    assert extract(html, url="https://shop.example.com/p/1", spec=AUTO).price == Decimal("31.57")
     one = ('<html><body><h1>Drill</h1><p class="product-new-price">271<sup>99</sup> Lei</p>'
            "</body></html>")
-    assert extract(one, url="https://shop.example.ro/p/1", spec=AUTO).price is None
+    assert extract(one, url="https://shop.example.ro/p/1", spec=AUTO).price == Decimal("271.99")
+    bare = ('<html><body><h1>Drill</h1><p class="product-new-price">271 <b>99</b> Lei</p>'
+            "</body></html>")
+    assert extract(bare, url="https://shop.example.ro/p/1", spec=AUTO).price is None
 
 
 def test_standard_price_is_a_list_price() -> None:
