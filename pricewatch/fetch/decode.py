@@ -52,7 +52,7 @@ def decode(body: bytes, header_charset: str | None) -> tuple[str, str]:
 # bytes decoded as windows-1252 about 11 %.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 # The same set within ASCII, for bytes.translate: a C loop, where the regex is a scan in sre.
-_ASCII_CONTROL = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+_ASCII_CONTROL = bytes([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _SAMPLE = 32 * 1024
 MAX_CONTROL = 0.01
 MAX_UNREADABLE = 0.10  # controls and U+FFFD together: random bytes as UTF-8 are mostly U+FFFD

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricewatch.fetch.decode import _CONTROL, MAX_CONTROL, MAX_UNREADABLE, _SAMPLE, not_text
+from pricewatch.fetch.decode import _CONTROL, _SAMPLE, MAX_CONTROL, MAX_UNREADABLE, not_text
 
 
 def _by_regex(text: str) -> str | None:
