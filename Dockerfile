@@ -23,9 +23,12 @@ RUN groupadd --system --gid "${UID}" pricewatch \
        --shell /usr/sbin/nologin pricewatch \
     && mkdir -p /config /data \
     && chown "${UID}:${UID}" /data
-# The wheels are bind-mounted from the build stage, so they never become a layer here.
+# The wheels are bind-mounted from the build stage, so they never become a layer here. The
+# bytecode is compiled into the image: the user cannot write it at run time, and without it
+# every `pricewatch once` and every extraction worker compiles its imports first (bench: the
+# whole-process cost in docs/performance.md).
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --no-compile /wheels/*.whl
+    pip install --no-cache-dir --no-index /wheels/*.whl
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PRICEWATCH_CONFIG=/config/config.yaml \

@@ -20,7 +20,7 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from bench.loadshop import price_of
-from bench.measure import Result
+from bench.measure import Result, TreeRss
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +74,7 @@ class Run:
     correct: int  # stored rows whose price equals the page's true price
     process_seconds: float = 0.0  # wall time from spawn to exit
     process_max_rss_mb: float = 0.0  # ru_maxrss from wait4
+    process_tree_rss_mb: float = 0.0  # peak summed RSS of the process and its children
 
     @property
     def pages_per_second(self) -> float:
@@ -99,6 +100,17 @@ class Run:
     def whole_max_rss_mb(self) -> float:
         return self.result.max_rss_mb if self.result.whole_process else self.process_max_rss_mb
 
+    @property
+    def tree_rss_mb(self) -> float:
+        """The peak of the summed RSS of every process of the contender (workers too)."""
+        return self.result.tree_rss_mb if self.result.whole_process else self.process_tree_rss_mb
+
+    @property
+    def cores(self) -> float:
+        """Cores kept busy on average: whole-process CPU over wall time."""
+        seconds = self.result.seconds if self.result.whole_process else self.process_seconds
+        return self.whole_cpu_ms_per_page * self.result.pages / 1000 / seconds
+
 
 def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts: int,
                   log: Path, extra: Sequence[str] = ()) -> Run:
@@ -109,8 +121,9 @@ def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts:
         started = time.perf_counter()
         proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None
-        out = proc.stdout.read()
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        with TreeRss(proc.pid) as tree:
+            out = proc.stdout.read()
+            _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
@@ -118,7 +131,7 @@ def run_contender(module: str, *, urls: Path, db: Path, connections: int, hosts:
         raise RuntimeError(f"{module} failed (exit {proc.returncode}); see {log}")
     result = Result(**json.loads(lines[-1].removeprefix("RESULT ")))
     return Run(result, usage.ru_utime + usage.ru_stime, count_correct(db), wall,
-               usage.ru_maxrss / 1024)
+               usage.ru_maxrss / 1024, tree.peak_mb)
 
 
 def count_correct(db: Path) -> int:

@@ -9,11 +9,15 @@ it (the orchestrator reports those separately from ``wait4``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
 
 
 @dataclass
@@ -25,6 +29,7 @@ class Result:
     cpu_seconds: float  # process CPU (user + system, all threads) in the timed phase
     max_rss_mb: float  # peak resident set of the whole process
     whole_process: bool = False  # the figures above are the whole process's, start to exit
+    tree_rss_mb: float = 0.0  # peak of the summed RSS of the process and its children, sampled
 
 
 class Phase:
@@ -67,3 +72,59 @@ def report(contender: str, pages: int, stored: int, phase: Phase) -> None:
 def read_urls(path: str) -> list[str]:
     with open(path, encoding="utf-8") as fh:
         return [line.strip() for line in fh if line.strip()]
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    todo, found = [pid], []
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and its descendants in a thread of the measuring
+    process (its own CPU is not the contender's). ``ru_maxrss``, what /usr/bin/time prints, is
+    the largest single process; with worker processes the sum is what the machine must hold.
+
+    ``with TreeRss(pid) as tree: ...; tree.peak_mb``"""
+
+    def __init__(self, pid: int, every: float = 0.02) -> None:
+        self.pid = pid
+        self.every = every
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = sum(_rss_kb(p) for p in _tree(self.pid)) / 1024
+            self.peak_mb = max(self.peak_mb, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()

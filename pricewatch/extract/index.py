@@ -24,18 +24,25 @@ _PRICED, _STOCK, _CONTROL = 1, 2, 4
 _ROLES: dict[tuple[str | None, str | None], int] = {}
 _MAX_ROLES = 10_000
 
-# Case-insensitive substring matches on class and id, exactly the words _roles() looks for,
-# so every element with a role is a hit; the other entries are the tags and attributes the
-# extractors read. Lexbor returns hits in document order, an element once per entry it
-# matches.
+# Case-insensitive substring matches on class, exactly the words _roles() looks for, and every
+# element with an id (few on a page; _roles() reads the id in Python): so every element with a
+# role is a hit, at one entry for all ids instead of one per word. The other entries are the
+# attributes and tags the extractors read. Lexbor returns hits in document order, an element
+# once per entry it matches; each entry costs a test at every element of the page.
 
 
 def _query(words: tuple[str, ...]) -> str:
     return ", ".join(
-        [f"[{attr}*={word} i]" for word in words for attr in ("class", "id")]
+        [f"[class*={word} i]" for word in words]
+        + ["[id]"]
         + [f"[{attr}]" for attr in _PROPS]
-        + ["meta", "h1", "title", "button", "input"]
+        + sorted(_CART_TAGS)
     )
+
+
+# Filed by tag alone: ``tags()`` walks the tree comparing tag ids, a fraction of what one more
+# entry of the selector list costs per element (bench/throughput.py, dense pages).
+_BY_TAG = ("meta", "h1", "title")
 
 
 _QUERY = _query(_PRICE_WORDS + _STOCK_WORDS + _CONTROL_WORDS)
@@ -79,12 +86,26 @@ def _roles(cls: str | None, ident: str | None) -> int:
     return roles
 
 
+def _known_names(tree: LexborHTMLParser) -> None:
+    """Make the document know the attribute names the query tests for.
+
+    Lexbor's selector engine remembers an attribute's id once the document's name table
+    has it; for a name no element carries (many pages have no microdata) it looks the name
+    up again at every element, which costs more than the match itself. One detached element
+    carrying the names fills the table; it is in no tree, so no query can find it."""
+    holder = tree.create_node("div")
+    attrs = holder.attrs
+    for name in _PROPS:
+        attrs[name] = ""
+
+
 def build(tree: LexborHTMLParser, *, prices: bool = True) -> PageIndex:
     """Run the query once and file the hits; without ``prices``, ``priced`` stays empty."""
     idx = PageIndex()
     priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
     seen = idx.hits
     cache = _ROLES
+    _known_names(tree)
     for el in tree.css(_QUERY if prices else _QUERY_NO_PRICES):
         key = el.mem_id
         if key in seen:
@@ -109,18 +130,15 @@ def build(tree: LexborHTMLParser, *, prices: bool = True) -> PageIndex:
                     stock.append(el)
                 if roles & _CONTROL:
                     controls.append(el)
-        has_prop = "itemprop" in attrs or "property" in attrs or "itemscope" in attrs
-        if tag in _CART_TAGS:
-            if not hit:
-                controls.append(el)
-        elif tag == "meta":
-            idx.metas.append(el)
-        elif tag == "h1":
-            idx.h1.append(el)
-        elif tag == "title" and idx.title is None:
-            idx.title = el
-        if has_prop:
+        if tag in _CART_TAGS and not hit:
+            controls.append(el)
+        if "itemprop" in attrs or "property" in attrs or "itemscope" in attrs:
             props.append(el)
+    metas, h1, titles = (tree.tags(tag) for tag in _BY_TAG)
+    idx.metas.extend(metas)
+    idx.h1.extend(h1)
+    idx.title = titles[0] if titles else None
+    seen.update(el.mem_id for el in (*metas, *h1, *titles[:1]))
     return idx
 
 

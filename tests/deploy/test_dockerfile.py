@@ -68,6 +68,15 @@ def test_two_stages_on_slim_python_with_wheels_built_first() -> None:
     assert all("--no-index" in a and "--no-cache-dir" in a for a in installs), installs
 
 
+def test_final_stage_ships_compiled_bytecode() -> None:
+    """The image's packages are installed with their bytecode: at run time the user cannot
+    write it (and PYTHONDONTWRITEBYTECODE forbids it), so every process would compile its
+    imports again, a cron job's `pricewatch once` and each extraction worker included."""
+    installs = [a for w, a in _final_stage() if w == "RUN" and "pip install" in a]
+    assert installs
+    assert not [a for a in installs if "--no-compile" in a], installs
+
+
 def test_final_stage_has_no_build_tools_and_no_source_tree() -> None:
     """The final image gets neither compilers nor the repository, only installed wheels."""
     final = _final_stage()

@@ -92,7 +92,7 @@ def test_index_query_finds_what_a_walk_finds(page: str) -> None:
     tree = parse_tree(page)
     assert tree is not None
     idx = build(tree)
-    priced, stock, controls, props, h1 = [], [], [], [], []
+    priced, stock, controls, props, h1, metas, titles = [], [], [], [], [], [], []
     for el in _elements(tree.root):
         if el.tag in _SKIP:
             continue
@@ -108,9 +108,15 @@ def test_index_query_finds_what_a_walk_finds(page: str) -> None:
             props.append(el)
         if el.tag == "h1":
             h1.append(el)
-    got = (idx.priced, idx.stock, idx.controls, idx.props, idx.h1)
+        if el.tag == "meta":
+            metas.append(el)
+        if el.tag == "title":
+            titles.append(el)
+    got = (idx.priced, idx.stock, idx.controls, idx.props, idx.h1, idx.metas,
+           [idx.title] if idx.title is not None else [])
     # By mem_id: a LexborNode's == compares serialized markup, not identity.
-    assert [_ids(x) for x in got] == [_ids(x) for x in (priced, stock, controls, props, h1)]
+    assert [_ids(x) for x in got] == [_ids(x) for x in (priced, stock, controls, props, h1,
+                                                        metas, titles[:1])]
 
 
 @settings(max_examples=200, deadline=None)
@@ -213,3 +219,15 @@ def test_nesting_scan_stays_linear_with_upper_case_scripts() -> None:
     started = time.process_time()
     assert not too_deep(page)
     assert time.process_time() - started < 0.5
+
+
+def test_index_leaves_the_page_as_it_was() -> None:
+    """Teaching the document the microdata attribute names adds nothing to the page: no query
+    finds the holder, and the markup reads as before."""
+    tree = parse_tree("<html><head></head><body><p class='x'>1</p></body></html>")
+    assert tree is not None
+    before = tree.html
+    idx = build(tree)
+    assert idx.props == []
+    assert tree.css("[itemprop], [property], [itemscope]") == []
+    assert tree.html == before
