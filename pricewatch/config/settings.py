@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from pricewatch.config import source as yamlsource
 from pricewatch.config.alerts import AlertRulesConfig
+from pricewatch.config.browser import browser_plan, browser_problems
 from pricewatch.config.schema import (
     MIN_INTERVAL,
     GlobalConfig,
@@ -82,6 +83,15 @@ class Settings:
             if path and path != ":memory:" and not Path(path).is_absolute():
                 return f"{head}:///{(base / path).resolve()}"
         return url
+
+    @property
+    def screenshots(self) -> Path | None:
+        """The browser's failure screenshots folder, resolved against the config's folder."""
+        folder = self.model.browser.screenshots
+        if folder is None:
+            return None
+        base = self.source.parent if self.source else Path.cwd()
+        return (base / folder).resolve()
 
     def offers(self) -> list[Offer]:
         """Every offer, resolved; order follows the file (a product's offers are adjacent)."""
@@ -163,7 +173,7 @@ class _Resolver:
                     store=store_name,
                     url=offer.url,
                     extract=self.share(extract),
-                    fetch=self.share(self._fetch_options(store, offer)),
+                    fetch=self.share(self._fetch_options(store, offer, store_name)),
                     interval=offer.interval or product.interval or store.interval
                     or m.schedule.interval,
                     cron=self.share(offer.cron or product.cron),
@@ -173,7 +183,8 @@ class _Resolver:
             )
         return out
 
-    def _fetch_options(self, store: StoreConfig, offer: OfferConfig) -> FetchOptions:
+    def _fetch_options(self, store: StoreConfig, offer: OfferConfig,
+                       store_name: str) -> FetchOptions:
         http = self.model.http
 
         def timeout(name: str) -> float:
@@ -197,6 +208,8 @@ class _Resolver:
             if store.per_host_delay is None
             else store.per_host_delay,
             accept_json=offer.json_path is not None,
+            browser=browser_plan(store_name, store, offer, selector=offer.selector,
+                                 xpath=offer.xpath, attribute=offer.attribute),
         )
 
 
@@ -274,6 +287,8 @@ def loads(
             continue
         resolved = resolver.offers(product)
         problems.extend(_duplicate_stores(product, resolved, index, item, file))
+        problems.extend(_browser_keys(resolver.model, product, resolved, index=index, item=item,
+                                      file=file))
         problems.extend(_short_intervals(resolver.model, product, resolved, index=index, item=item,
                                          top=document.top, file=file, reported=reported))
         offers.extend(resolved)
@@ -300,6 +315,17 @@ def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
                 "give one of them a distinct `store:` name",
                 ("products", index, "offers", o), item, file))
         seen.add(offer.store)
+    return problems
+
+
+def _browser_keys(model: GlobalConfig, product: ProductConfig, offers: list[Offer], *,
+                  index: int, item: yamlsource.Located, file: str) -> list[ConfigError]:
+    """Browser keys on an offer that is fetched over HTTP, and the reverse (config/browser)."""
+    problems = []
+    for o, (config, offer) in enumerate(zip(product.offers, offers, strict=True)):
+        store = model.stores.get(offer.store, _NO_STORE)
+        for key, message in browser_problems(store, config, config.json_path):
+            problems.append(_problem(message, ("products", index, "offers", o, key), item, file))
     return problems
 
 

@@ -39,7 +39,13 @@ from pricewatch.redact import mask_url
 from pricewatch.runtime.lanes import Lanes
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import check_offer, utcnow
-from pricewatch.runtime.recorder import OfferState, Recording, recording
+from pricewatch.runtime.recorder import (
+    OfferState,
+    Recording,
+    needs_browser,
+    recording,
+    require_browser,
+)
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
 
@@ -213,6 +219,7 @@ class Daemon:
             try:
                 new = load(source)
                 self._require_products(new, source)
+                require_browser(new)
             except ConfigError as exc:
                 return self._rejected("config reload rejected; still running the previous "
                                       f"config:\n{exc}", str(exc))
@@ -422,6 +429,11 @@ class _Running:
         self.parts.recorder.ids = ids
         self.metrics.configure(list(wanted.values()))
         self._schedule(utcnow(), only=added | resched)
+        browser = self.parts.fetcher.browser
+        if needs_browser(new):
+            await browser.reconfigure(new.model.browser, new.screenshots)
+        else:
+            await browser.release()  # closed once its open pages are done
         log.info("config reloaded: %d offers (%d added, %d removed, %d changed)", len(wanted),
                  len(added), len(removed), len(changed))
 

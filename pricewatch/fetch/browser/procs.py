@@ -1,0 +1,69 @@
+"""The browser's processes, read from /proc (Linux): which ones belong to a launched Chromium,
+and their resident memory. Elsewhere (or for a remote browser) there is nothing to read, and
+the memory cap does not apply."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PROC = Path("/proc")
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process we can read."""
+    out: dict[int, int] = {}
+    for entry in _PROC.glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 1:
+            out[int(entry.name)] = int(fields[1])
+    return out
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and all its descendants that are still running."""
+    parents = _parents()
+    if root not in parents:
+        return []
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def find(marker: str, *, under: int) -> int | None:
+    """The process below ``under`` whose command line holds ``marker`` (the browser's main
+    process carries a switch naming its session), or None."""
+    for pid in tree(under):
+        try:
+            cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline.split(b"\0"):
+            return pid
+    return None
+
+
+def rss(root: int) -> int:
+    """Resident bytes of ``root`` and its descendants (shared pages counted in each, so this
+    errs high: a cap on it is a safe cap)."""
+    total = 0
+    for pid in tree(root):
+        try:
+            statm = (_PROC / str(pid) / "statm").read_text().split()
+        except OSError:
+            continue
+        if len(statm) > 1:
+            total += int(statm[1]) * _PAGE
+    return total
