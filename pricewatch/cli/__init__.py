@@ -253,8 +253,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     spec = checkcmd.build_spec(selector=args.selector, xpath=args.xpath,
                                attribute=args.attribute, regex=args.regex,
                                currency=args.currency, locale=args.locale)
+    if args.screenshot is not None and not args.browser:
+        print("error: --screenshot needs --browser (it is the rendered page's)", file=sys.stderr)
+        return EXIT_USAGE
     if checkcmd.is_url(args.target):
-        page = asyncio.run(checkcmd.fetch_page(args.target))
+        plan = None
+        if args.browser:
+            from pricewatch.config.browser import BrowserConfig
+            from pricewatch.fetch.browser.locate import preflight
+
+            preflight(BrowserConfig())  # no browser: exit 2 naming the setting
+            plan = checkcmd.browser_plan(spec, args.screenshot)
+        page = asyncio.run(checkcmd.fetch_page(args.target, browser=plan))
+    elif args.browser:
+        print("error: --browser renders a URL, not a saved file", file=sys.stderr)
+        return EXIT_USAGE
     else:
         path = Path(args.target)
         if not path.is_file():
@@ -337,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--regex", metavar="R", help="price part of the text (group 1)")
     check.add_argument("--currency", metavar="C", help="ISO 4217 hint, e.g. EUR")
     check.add_argument("--locale", metavar="L", help="separator hint, e.g. de_DE")
+    check.add_argument("--browser", action="store_true",
+                       help="render the page in headless Chromium first (as fetcher: browser; "
+                       "waits for --selector when given, else for the network to go idle)")
+    check.add_argument("--screenshot", metavar="FILE", type=Path,
+                       help="with --browser: save a PNG of the rendered page to FILE")
     check.add_argument("--json", action="store_true",
                        help="print one JSON object: price, currency, in_stock, title, "
                        "extractor, outcome, evidence")

@@ -41,7 +41,7 @@ async def bounded(step: Awaitable[_T], seconds: float = CLOSE_WITHIN) -> _T | No
         return None
 
 
-@dataclass
+@dataclass(eq=False)  # identity: sessions are kept in sets
 class _Session:
     """One launched (or connected) browser and the contexts opened in it."""
 

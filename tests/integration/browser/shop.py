@@ -59,6 +59,31 @@ def variant_page(n: int) -> str:
 </script>""")
 
 
+def image_page(n: int) -> str:
+    return _page(f"Pictured product {n}", f"""<img src="/img/{n}.png" alt="">
+<p>Price: <span class="price"></span></p>
+<script>document.querySelector('.price').textContent = '€{price_of(n)}';</script>""")
+
+
+def wall_page(n: int) -> str:
+    # What a JavaScript challenge leaves once it ran: the bot wall is in the rendered title.
+    return _page(f"Product {n}", """<script>document.title = 'Just a moment...';
+document.body.innerHTML = '<p>Checking your browser</p>';</script>""")
+
+
+def big_page(n: int) -> str:
+    return _page(f"Big product {n}", f"""<div id="filler"></div>
+<p>Price: <span class="price">€{price_of(n)}</span></p>
+<script>document.getElementById('filler').textContent = 'x'.repeat(300000);</script>""")
+
+
+def cookie_page(n: int) -> str:
+    # Sets a cookie from script, as shops do for sessions and consent.
+    return _page(f"Cookie product {n}", f"""<p>Price: <span class="price"></span></p>
+<script>document.cookie = 'session=s{n}; path=/';
+document.querySelector('.price').textContent = '€{price_of(n)}';</script>""")
+
+
 BUSY = _page("Busy product", """<p>Price: <span class="price"></span></p>
 <script>setInterval(() => fetch('/api/poll').catch(() => {}), 100);</script>""")
 
@@ -71,6 +96,7 @@ class Counts:
     peak: dict[str, int] = field(default_factory=dict)
     now: dict[str, int] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
+    cookies: list[tuple[str, str]] = field(default_factory=list)  # (path, Cookie header)
 
 
 def make_app(counts: Counts, *, page_delay: float = 0.0) -> web.Application:
@@ -79,6 +105,7 @@ def make_app(counts: Counts, *, page_delay: float = 0.0) -> web.Application:
     async def counted(kind: str, request: web.Request, body: str, ctype: str,
                       delay: float = 0.0) -> web.Response:
         counts.paths.append(request.path)
+        counts.cookies.append((request.path, request.headers.get("Cookie", "")))
         counts.served[kind] = counts.served.get(kind, 0) + 1
         counts.now[kind] = counts.now.get(kind, 0) + 1
         counts.peak[kind] = max(counts.peak.get(kind, 0), counts.now[kind])
@@ -90,7 +117,8 @@ def make_app(counts: Counts, *, page_delay: float = 0.0) -> web.Application:
             counts.now[kind] -= 1
 
     pages = {"delay": delay_page, "json": json_page, "shadow": shadow_page,
-             "variant": variant_page, "private": delay_page}
+             "variant": variant_page, "private": delay_page, "image": image_page,
+             "wall": wall_page, "big": big_page, "cookie": cookie_page}
 
     async def page(request: web.Request) -> web.Response:
         kind, n = request.match_info["kind"], int(request.match_info["n"])
@@ -109,6 +137,15 @@ def make_app(counts: Counts, *, page_delay: float = 0.0) -> web.Application:
     async def poll(request: web.Request) -> web.Response:
         return await counted("api", request, "{}", "application/json", 0.3)
 
+    async def image(request: web.Request) -> web.Response:
+        counts.paths.append(request.path)
+        return web.Response(body=b"\x89PNG\r\n\x1a\n", content_type="image/png")
+
+    async def forbidden(request: web.Request) -> web.Response:
+        counts.paths.append(request.path)
+        return web.Response(status=403, text=_page("Forbidden", "<p>no</p>"),
+                            content_type="text/html")
+
     async def robots(request: web.Request) -> web.Response:
         return web.Response(text=ROBOTS, content_type="text/plain")
 
@@ -117,6 +154,8 @@ def make_app(counts: Counts, *, page_delay: float = 0.0) -> web.Application:
     app.router.add_get("/busy", busy)
     app.router.add_get("/api/poll", poll)
     app.router.add_get("/api/price/{n}", api_price)
+    app.router.add_get("/img/{n}.png", image)
+    app.router.add_get("/forbidden", forbidden)
     app.router.add_get("/{kind}/{n}", page)
     return app
 
