@@ -88,6 +88,7 @@ class Daemon:
 
     async def _run(self) -> int:
         started = time.monotonic()
+        require_browser(self.settings)  # before the database: a refusal changes nothing
         # The lock comes before anything that changes the database or the shops see.
         async with open_database(self.settings, upgrade=False) as engine, \
                 daemon_lock(engine) as lock:

@@ -172,7 +172,6 @@ async def recording(
     judge it, deliver due alerts (each bounded by its grace) and stop them. ``offer_of`` is the
     current config's offer for a key (None once a reload removed it); alerts raised are
     appended to ``raised``."""
-    require_browser(settings)
     alerts = AlertService(settings, engine, grace=alert_grace,
                           registry=None if metrics is None else metrics.registry)
     feed = AlertFeed(alerts, offer_of, raised=raised)

@@ -19,8 +19,10 @@ from pricewatch.fetch import Fetcher
 from pricewatch.fetch.browser import procs
 from pricewatch.models import Check, Outcome
 from pricewatch.runtime.pipeline import check_offer
+from tests.conftest import eventually
 from tests.integration.browser.conftest import Shop, need_chromium, offer_lines, settings
 from tests.integration.browser.shop import Counts, price_of, start
+from tests.integration.daemon_support import daemon_config, rows, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -100,8 +102,8 @@ async def test_a_killed_browser_fails_its_pages_and_is_replaced() -> None:
         config = delay_pages(base, range(8), per_host=4)
         async with Fetcher(config.model.http, browser=BrowserConfig(pages=4)) as fetcher:
             round_ = asyncio.ensure_future(run(fetcher, config))
-            while counts.served.get("page", 0) < 4:  # four pages are waiting for the shop
-                await asyncio.sleep(0.05)
+            await eventually(lambda: asyncio.sleep(0, counts.served.get("page", 0) >= 4), 60,
+                             "four pages waiting for the shop")
             (victim,) = browsers()
             os.kill(victim, signal.SIGKILL)
             first = await round_
@@ -114,3 +116,26 @@ async def test_a_killed_browser_fails_its_pages_and_is_replaced() -> None:
             assert victim not in browsers()
     finally:
         await runner.cleanup()
+
+
+async def test_the_daemon_starts_it_for_browser_offers_and_a_reload_closes_it(
+        shop: Shop, tmp_path: Path) -> None:
+    """A daemon whose store says fetcher: browser stores the rendered price; a reload that
+    puts the store back on HTTP closes the browser (its checks go on, over HTTP: no_price);
+    shutdown leaves no browser behind."""
+    need_chromium()
+    path = tmp_path / "config.yaml"
+    url = f"{shop.base}/delay/6"
+    browser_store = "stores: {'127.0.0.1': {fetcher: browser}}"
+    daemon_config(path, [url], extra=browser_store)
+    db = tmp_path / "pw.db"
+    async with running(path) as daemon:
+        await eventually(lambda: asyncio.sleep(0, ("p0@127.0.0.1", "ok") in rows(db)), 60,
+                         "a rendered price")
+        assert len(browsers()) == 1
+        daemon_config(path, [url])
+        assert await daemon.reload() is True
+        await eventually(lambda: asyncio.sleep(0, browsers() == []), 30, "the browser closed")
+        await eventually(lambda: asyncio.sleep(0, ("p0@127.0.0.1", "no_price") in rows(db)),
+                         30, "an HTTP check after the reload")
+    assert browsers() == []
