@@ -448,6 +448,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PRICEWATCH_DATABASE_URL": ("database", "url"),
     "PRICEWATCH_SERVER_HOST": ("server", "host"),
     "PRICEWATCH_SERVER_PORT": ("server", "port"),
+    # docker-compose.browser.yml points pricewatch at its browser service with it.
+    "PRICEWATCH_BROWSER_ENDPOINT": ("browser", "endpoint"),
 }
 
 
