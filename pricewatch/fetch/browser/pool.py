@@ -178,7 +178,7 @@ class Pool:
             if session.served >= self.config.restart_after:
                 reason = f"after {session.served} pages"
             elif session.pid is not None:
-                used = procs.rss(session.pid)
+                used = procs.memory(session.pid)
                 if used > self.config.max_memory:
                     reason = f"its memory ({used // 2**20} MiB) passed max_memory"
             if reason is not None:

@@ -55,15 +55,24 @@ def find(marker: str, *, under: int) -> int | None:
     return None
 
 
-def rss(root: int) -> int:
-    """Resident bytes of ``root`` and its descendants (shared pages counted in each, so this
-    errs high: a cap on it is a safe cap)."""
-    total = 0
-    for pid in tree(root):
-        try:
-            statm = (_PROC / str(pid) / "statm").read_text().split()
-        except OSError:
-            continue
-        if len(statm) > 1:
-            total += int(statm[1]) * _PAGE
-    return total
+def memory(root: int) -> int:
+    """Bytes of memory ``root`` and its descendants use: the sum of their proportional set
+    sizes (a page shared by N processes counts 1/N in each), so Chromium's many processes
+    sharing one set of libraries are not counted once per process. Falls back to resident
+    size where smaps_rollup cannot be read."""
+    return sum(own(pid) for pid in tree(root))
+
+
+def own(pid: int) -> int:
+    """One process's proportional set size in bytes (0 once it is gone)."""
+    try:
+        for line in (_PROC / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        statm = (_PROC / str(pid) / "statm").read_text().split()
+    except OSError:
+        return 0
+    return int(statm[1]) * _PAGE if len(statm) > 1 else 0

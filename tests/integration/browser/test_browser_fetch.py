@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from pricewatch.config import Settings
+from pricewatch.config.browser import BrowserConfig
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Check, Outcome
 from pricewatch.runtime.pipeline import check_offer
@@ -20,12 +22,23 @@ from tests.integration.browser.shop import Counts, price_of, start
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fetcher() -> AsyncIterator[Fetcher]:
-    """The module's one fetcher, and so its one browser (started by the first page)."""
+async def fetcher(shots: Path) -> AsyncIterator[Fetcher]:
+    """The module's one fetcher, and so its one browser (started by the first page), saving
+    failed pages' screenshots into ``shots``."""
     need_chromium()
-    async with Fetcher(settings(offer_lines(["http://127.0.0.1/"])).model.http) as f:
+    http = settings(offer_lines(["http://127.0.0.1/"])).model.http
+    async with Fetcher(http, screenshots=shots) as f:
         yield f
+
+
+def pngs(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.png"))
 
 
 async def checks(fetcher: Fetcher, config: Settings) -> list[Check]:
@@ -34,7 +47,8 @@ async def checks(fetcher: Fetcher, config: Settings) -> list[Check]:
     return [r.check for r in results]
 
 
-async def test_javascript_prices_need_the_browser(shop: Shop, fetcher: Fetcher) -> None:
+async def test_javascript_prices_need_the_browser(shop: Shop, fetcher: Fetcher,
+                                                  shots: Path) -> None:
     """A price written by a timer, fetched as JSON, drawn in a shadow root or shown after a
     size is chosen: over HTTP each page is no_price; with fetcher: browser each gives the
     right price (the extractor reads the rendered DOM; the pipeline is the same)."""
@@ -51,6 +65,7 @@ async def test_javascript_prices_need_the_browser(shop: Shop, fetcher: Fetcher) 
         offer_lines(urls[:1], extra=", selector: .price") + offer_lines(urls[1:])
         .replace("store: s0", "store: t0").replace("store: s1", "store: t1")
         + variant.replace("{f}", "browser")))
+    assert pngs(shots) == []  # nothing failed, nothing saved
     assert [(c.outcome, c.price) for c in rendered] == [
         (Outcome.OK, Decimal(price_of(1))), (Outcome.OK, Decimal(price_of(2))),
         (Outcome.OK, Decimal(price_of(3))), (Outcome.OK, Decimal(price_of(5)))]
@@ -78,16 +93,25 @@ async def test_robots_and_the_per_host_limit_hold(shop: Shop, fetcher: Fetcher) 
 
 
 async def test_a_page_that_never_settles_times_out_within_the_bound(
-        shop: Shop, fetcher: Fetcher) -> None:
-    """A page that polls the network for ever (never idle, no selector) is a timeout check
-    whose duration stays within its total timeout plus the bounded clean-up; the browser
-    then renders the next page normally."""
-    config = settings(offer_lines([f"{shop.base}/busy"],
-                                  extra=", timeouts: {total: 1500ms}"))
-    (check,) = await checks(fetcher, config)
-    assert check.outcome is Outcome.TIMEOUT
-    assert "did not settle within 1.5s" in (check.error or "")
-    assert check.duration_ms < 1500 + 5000  # CLOSE_WITHIN: the page close is bounded too
+        shop: Shop, fetcher: Fetcher, shots: Path) -> None:
+    """A page that polls the network for ever (never idle, no selector), and a step whose
+    element never comes, are timeout checks saying what they waited for, whose durations
+    stay within the total timeout plus the bounded clean-up, each leaving a screenshot of
+    the failed page in the screenshots folder; the browser then renders the next page."""
+    config = settings(offer_lines([f"{shop.base}/busy"], extra=", timeouts: {total: 1500ms}")
+                      + f"      - url: '{shop.base}/variant/9'\n        store: steps\n"
+                      "        fetcher: browser\n        timeouts: {total: 1500ms}\n"
+                      "        steps: [{click: '#no-such-button'}]\n")
+    busy, stuck = await checks(fetcher, config)
+    assert busy.outcome is Outcome.TIMEOUT
+    assert "did not settle within 1.5s (waiting for the network to go idle)" in (
+        busy.error or "")
+    assert stuck.outcome is Outcome.TIMEOUT
+    assert "in step 1, click '#no-such-button'" in (stuck.error or "")
+    for check in (busy, stuck):
+        # SCREENSHOT_WITHIN and CLOSE_WITHIN: the screenshot and page close are bounded too.
+        assert check.duration_ms < 1500 + 4000 + 5000
+    assert {p.parent.name for p in pngs(shots)} >= {"s0", "steps"}
     (after,) = await checks(fetcher, settings(offer_lines([f"{shop.base}/shadow/7"],
                                                           extra=", selector: .price")))
     assert after.price == Decimal(price_of(7))
@@ -128,3 +152,31 @@ async def test_images_are_blocked_and_cookies_stay_in_their_store(shop: Shop,
     assert sent["/cookie/1"] == ""
     assert sent["/cookie/2"] == "session=s1"
     assert sent["/cookie/3"] == ""
+
+
+async def test_a_remote_browser_over_cdp(shop: Shop, tmp_path: Path) -> None:
+    """With browser.endpoint (protocol: cdp) pricewatch launches nothing: it renders in the
+    browser that listens there (here a Chromium started by the test, as a compose service
+    would be) and gets the price."""
+    need_chromium()
+    proc = await asyncio.create_subprocess_exec(
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
+        f"--user-data-dir={tmp_path / 'profile'}", stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        endpoint = None
+        while endpoint is None:
+            line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+            assert line, "chromium exited before listening"
+            if "DevTools listening on ws://" in line:
+                port = line.split("ws://", 1)[1].split("/", 1)[0]
+                endpoint = f"http://{port}"
+        remote = BrowserConfig(endpoint=endpoint, protocol="cdp", executable_path=None)
+        config = settings(offer_lines([f"{shop.base}/shadow/8"], extra=", selector: .price"))
+        async with Fetcher(config.model.http, browser=remote) as fetcher:
+            (check,) = await checks(fetcher, config)
+        assert check.price == Decimal(price_of(8))
+        assert proc.returncode is None  # pricewatch disconnected; the service runs on
+    finally:
+        proc.kill()
+        await proc.wait()
