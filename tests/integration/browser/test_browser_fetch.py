@@ -72,7 +72,7 @@ async def test_javascript_prices_need_the_browser(shop: Shop, fetcher: Fetcher,
 
 
 async def test_robots_and_the_per_host_limit_hold(shop: Shop, fetcher: Fetcher) -> None:
-    """A page robots.txt disallows is never requested; six browser offers at one host with
+    """A page robots.txt disallows is never requested; four browser offers at one host with
     per_host_concurrency 2 never have more than two pages in flight there (counted by the
     shop), and do overlap up to it."""
     shop.counts.paths.clear()
@@ -80,15 +80,15 @@ async def test_robots_and_the_per_host_limit_hold(shop: Shop, fetcher: Fetcher) 
     assert disallowed[0].outcome is Outcome.ROBOTS_DISALLOWED
     assert "/private/1" not in shop.counts.paths
     counts = Counts()
-    runner, base = await start(counts, page_delay=0.3)  # each page is slow to answer
+    runner, base = await start(counts, page_delay=1.0)  # each page is slow to answer
     try:
-        config = settings(offer_lines([f"{base}/delay/{i}" for i in range(6)],
+        config = settings(offer_lines([f"{base}/delay/{i}" for i in range(4)],
                                       extra=", selector: .price"))
         assert all(o.fetch.per_host_concurrency == 2 for o in config.offers())
         got = await checks(fetcher, config)
     finally:
         await runner.cleanup()
-    assert [c.price for c in got] == [Decimal(price_of(i)) for i in range(6)]
+    assert [c.price for c in got] == [Decimal(price_of(i)) for i in range(4)]
     assert counts.peak["page"] == 2
 
 
