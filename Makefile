@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench accuracy bench-deps bench-throughput bench-scale bench-profile soak clean
+.PHONY: demo test lint bench accuracy bench-deps bench-throughput bench-scale bench-profile bench-browser soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-scale: $(BENCH_STAMP)
 
 bench-profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench.profile
+
+# The browser fetcher next to the HTTP one on the same 200 pages (needs chromium).
+bench-browser: $(STAMP)
+	$(BIN)/python -m bench.browser
 
 # Minutes against ten hostile shops, a database cut, a reload and a SIGTERM (PostgreSQL needed).
 soak: $(STAMP)

@@ -5,7 +5,8 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
 
     PricewatchError
      ├── ConfigError          (also ValueError)  a config file or value is wrong: file:line: field
-     │    └── ConfigErrors                        several of those, one per line
+     │    ├── ConfigErrors                        several of those, one per line
+     │    └── BrowserUnavailable                  fetcher: browser, but no browser can start
      ├── StorageError                             the database refused or is unreachable
      │    ├── StorageUnavailable                  a temporary outage; the write may be retried
      │    └── DatabaseInUse                       another daemon holds the database's lock
@@ -60,6 +61,11 @@ class ConfigErrors(ConfigError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class BrowserUnavailable(ConfigError):
+    """Offers need the browser fetcher and none can be started (Playwright not installed, no
+    Chromium, an endpoint that does not answer); the message names the setting."""
 
 
 class StorageError(PricewatchError):

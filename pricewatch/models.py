@@ -48,6 +48,29 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One browser action before the price is read: ``action`` is click, fill, select,
+    wait_for or pause; ``selector``/``value``/``seconds`` as the action needs."""
+
+    action: str
+    selector: str | None = None
+    value: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserPlan:
+    """How the browser fetcher loads one offer's page: in the ``context`` of its store (cookies
+    never cross stores), after ``steps``, waiting for ``wait_for`` (else network idle)."""
+
+    context: str
+    wait_for: str | None = None
+    wait_text: bool = False  # wait_for is the offer's own selector: wait for a digit in it
+    steps: tuple[Step, ...] = ()
+    screenshot: str | None = None  # always save one here (`pricewatch check --screenshot`)
+
+
+@dataclass(frozen=True, slots=True)
 class FetchOptions:
     """Everything the fetcher needs to know about one offer's requests, already resolved from
     the global defaults, the store's settings and the offer's own overrides."""
@@ -63,6 +86,7 @@ class FetchOptions:
     accept_json: bool = False  # the offer extracts from a JSON document, so not_html is wrong
     # A sitemap: XML is the document, and a gzipped file (sitemap.xml.gz) is inflated, capped.
     accept_xml: bool = False
+    browser: BrowserPlan | None = None  # fetcher: browser (None: plain HTTP)
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,8 +257,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     spec = checkcmd.build_spec(selector=args.selector, xpath=args.xpath,
                                attribute=args.attribute, regex=args.regex,
                                currency=args.currency, locale=args.locale)
+    if args.screenshot is not None and not args.browser:
+        print("error: --screenshot needs --browser (it is the rendered page's)", file=sys.stderr)
+        return EXIT_USAGE
     if checkcmd.is_url(args.target):
-        page = asyncio.run(checkcmd.fetch_page(args.target))
+        plan = None
+        if args.browser:
+            from pricewatch.config.browser import BrowserConfig
+            from pricewatch.fetch.browser.locate import preflight
+
+            preflight(BrowserConfig())  # no browser: exit 2 naming the setting
+            plan = checkcmd.browser_plan(spec, args.screenshot)
+        page = asyncio.run(checkcmd.fetch_page(args.target, browser=plan))
+    elif args.browser:
+        print("error: --browser renders a URL, not a saved file", file=sys.stderr)
+        return EXIT_USAGE
     else:
         path = Path(args.target)
         if not path.is_file():
@@ -329,6 +342,18 @@ def _human_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _check_page_arguments(check: argparse.ArgumentParser) -> None:
+    """`check`'s options for how the page is loaded (--browser) and shown (--json)."""
+    check.add_argument("--json", action="store_true",
+                       help="print one JSON object: price, currency, in_stock, title, "
+                       "extractor, outcome, evidence")
+    check.add_argument("--browser", action="store_true",
+                       help="render the page in headless Chromium first (as fetcher: browser; "
+                       "waits for --selector when given, else for the network to go idle)")
+    check.add_argument("--screenshot", metavar="FILE", type=Path,
+                       help="with --browser: save a PNG of the rendered page to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 -- one statement per command
     parser = argparse.ArgumentParser(
         prog="pricewatch",
@@ -382,9 +407,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 -- one statement
     check.add_argument("--regex", metavar="R", help="price part of the text (group 1)")
     check.add_argument("--currency", metavar="C", help="ISO 4217 hint, e.g. EUR")
     check.add_argument("--locale", metavar="L", help="separator hint, e.g. de_DE")
-    check.add_argument("--json", action="store_true",
-                       help="print one JSON object: price, currency, in_stock, title, "
-                       "extractor, outcome, evidence")
+    _check_page_arguments(check)
     add = command("add", cmd_add, "Add a product from its URL: fetch the page politely, show "
                   "what was found (price, currency, stock, title, extractor, evidence), and "
                   "append the product to the config, leaving the rest of the file as it was; "

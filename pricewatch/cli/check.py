@@ -1,7 +1,8 @@
 """`pricewatch check`: what the extractors find on one page, and why the winner won.
 
 The page is a URL (fetched with the service's own fetcher, so limits, timeouts, size caps and
-classification are the ones checks get) or a saved HTML file, gzipped or not. The text
+classification are the ones checks get; with ``--browser``, rendered by the browser fetcher,
+``--screenshot FILE`` saving what it showed) or a saved HTML file, gzipped or not. The text
 rendering is for people; ``--json`` prints one object whose keys are a stable contract:
 price (plain decimal string), currency, in_stock, title, image, extractor, outcome, detail
 ("ambiguous" when several amounts compete), evidence, and candidates (each with price,
@@ -24,7 +25,15 @@ from pricewatch.extract import Candidate, Report, explain
 from pricewatch.extract.pin import unique_selector
 from pricewatch.extract.rules import compile_css, compile_regex, compile_xpath
 from pricewatch.fetch.decode import decode
-from pricewatch.models import ExtractSpec, FetchOptions, FetchResult, Outcome, Timeouts, plain
+from pricewatch.models import (
+    BrowserPlan,
+    ExtractSpec,
+    FetchOptions,
+    FetchResult,
+    Outcome,
+    Timeouts,
+    plain,
+)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_LISTED = 20
@@ -81,8 +90,18 @@ def read_file(path: Path, url: str | None) -> Page:
     return Page(url or "", text, source=f"file {path} ({len(body)} bytes, {charset})")
 
 
-async def fetch_page(url: str, http: HttpConfig | None = None) -> Page:
-    """The page at ``url``, fetched politely; a failed fetch is a Page with its outcome."""
+def browser_plan(spec: ExtractSpec, screenshot: Path | None) -> BrowserPlan:
+    """`check --browser`: wait as an offer with this rule would, save ``screenshot``."""
+    own = spec.selector or (f"xpath={spec.xpath}" if spec.xpath else None)
+    return BrowserPlan(context="check", wait_for=own,
+                       wait_text=own is not None and spec.attribute is None,
+                       screenshot=None if screenshot is None else str(screenshot))
+
+
+async def fetch_page(url: str, http: HttpConfig | None = None, *,
+                     browser: BrowserPlan | None = None) -> Page:
+    """The page at ``url``, fetched politely (rendered by the browser with ``browser``); a
+    failed fetch is a Page with its outcome."""
     from pricewatch.fetch import Fetcher
 
     http = http or HttpConfig()
@@ -94,11 +113,13 @@ async def fetch_page(url: str, http: HttpConfig | None = None) -> Page:
         proxy=http.proxy,
         per_host_concurrency=http.per_host_concurrency,
         per_host_delay=0.0,  # one request: nothing to space out
+        browser=browser,
     )
     async with Fetcher(http) as fetcher:
         result: FetchResult = await fetcher.fetch(url, options)
     status = f" -> {result.status}" if result.status is not None else ""
-    source = f"GET {url}{status} in {result.elapsed_ms} ms"
+    how = "browser GET" if browser is not None else "GET"
+    source = f"{how} {url}{status} in {result.elapsed_ms} ms"
     if result.url and result.url != url:
         source += f" (final URL {result.url})"
     if result.outcome is not Outcome.OK:

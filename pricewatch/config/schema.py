@@ -15,6 +15,7 @@ from pricewatch.config.alerts import (
     AlertRulesConfig,
     AlertsConfig,
 )
+from pricewatch.config.browser import BrowserConfig, OfferBrowserKeys, StoreBrowserKeys
 from pricewatch.config.types import (
     DEFAULT_USER_AGENT,
     SLUG,
@@ -79,7 +80,7 @@ class HttpConfig(Model):
     proxy: str | None = None
 
 
-class StoreConfig(Model):
+class StoreConfig(StoreBrowserKeys):
     """Settings shared by every offer at one store; ``hosts`` says which URLs belong to it."""
 
     hosts: list[str] = []
@@ -106,7 +107,7 @@ class _Scheduled(Model):
     allow_short_interval: bool | None = None  # below MIN_INTERVAL at a real shop: say so
 
 
-class OfferConfig(_Scheduled):
+class OfferConfig(_Scheduled, OfferBrowserKeys):
     url: HttpURL
     store: str | None = Field(None, min_length=1, max_length=80)
     selector: CssSelector | None = None
@@ -226,6 +227,7 @@ class GlobalConfig(Model):
     server: ServerConfig = ServerConfig()
     alerts: AlertsConfig = AlertsConfig()
     stores: dict[str, StoreConfig] = {}
+    browser: BrowserConfig = BrowserConfig()  # the browser fetcher (config/browser.py)
     # Extraction worker processes; None: one per core (none on one core); 0: extract in
     # threads of the main process. See docs/performance.md.
     workers: int | None = Field(None, ge=0, le=64)

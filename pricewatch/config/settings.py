@@ -15,7 +15,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from pricewatch.config import source as yamlsource
 from pricewatch.config.alerts import AlertRulesConfig
+from pricewatch.config.browser import browser_plan, browser_problems
 from pricewatch.config.schema import (
     MIN_INTERVAL,
     GlobalConfig,
@@ -84,6 +85,15 @@ class Settings:
             if path and path != ":memory:" and not Path(path).is_absolute():
                 return f"{head}:///{(base / path).resolve()}"
         return url
+
+    @property
+    def screenshots(self) -> Path | None:
+        """The browser's failure screenshots folder, resolved against the config's folder."""
+        folder = self.model.browser.screenshots
+        if folder is None:
+            return None
+        base = self.source.parent if self.source else Path.cwd()
+        return (base / folder).resolve()
 
     def offers(self) -> list[Offer]:
         """Every offer, resolved; order follows the file (a product's offers are adjacent)."""
@@ -174,7 +184,7 @@ class _Resolver:
                     store=store_name,
                     url=offer.url,
                     extract=self.share(extract),
-                    fetch=self.share(self._fetch_options(store, offer)),
+                    fetch=self.share(self._fetch_options(store, offer, store_name)),
                     interval=offer.interval or product.interval or store.interval
                     or m.schedule.interval,
                     cron=self.share(offer.cron or product.cron),
@@ -188,7 +198,8 @@ class _Resolver:
         """The listing ``offers`` just made of ``product``, if it is a ``discover:`` one."""
         return self.listings[-1] if product.discover is not None and self.listings else None
 
-    def _fetch_options(self, store: StoreConfig, offer: OfferConfig) -> FetchOptions:
+    def _fetch_options(self, store: StoreConfig, offer: OfferConfig,
+                       store_name: str) -> FetchOptions:
         http = self.model.http
 
         def timeout(name: str) -> float:
@@ -212,6 +223,8 @@ class _Resolver:
             if store.per_host_delay is None
             else store.per_host_delay,
             accept_json=offer.json_path is not None,
+            browser=browser_plan(store_name, store, offer, selector=offer.selector,
+                                 xpath=offer.xpath, attribute=offer.attribute),
         )
 
 
@@ -223,8 +236,10 @@ def fetch_options_for(model: GlobalConfig, url: str) -> FetchOptions:
     store's settings over the http section), for requests made outside the offers: the
     pages `pricewatch discover` crawls are that store's pages."""
     resolver = _Resolver(model)
-    store = model.stores.get(resolver.store_of(url, None), _NO_STORE)
-    return resolver._fetch_options(store, OfferConfig(url=url))
+    name = resolver.store_of(url, None)
+    store = model.stores.get(name, _NO_STORE)
+    # Crawls read links and structured data from the served HTML: always over HTTP.
+    return replace(resolver._fetch_options(store, OfferConfig(url=url), name), browser=None)
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -298,6 +313,8 @@ def loads(
             continue
         resolved = resolver.offers(product)
         problems.extend(_duplicate_stores(product, resolved, index, item, file))
+        problems.extend(_browser_keys(resolver.model, product, resolved, index=index, item=item,
+                                      file=file))
         problems.extend(_short_intervals(resolver.model, product, resolved, index=index, item=item,
                                          top=document.top, file=file, reported=reported,
                                          listing=resolver.listing_of(product)))
@@ -319,10 +336,12 @@ def _listing(resolver: _Resolver, product: ProductConfig) -> Listing:
     found = product.discover
     assert found is not None
     model = resolver.model
-    store = model.stores.get(resolver.store_of(found.url, None), _NO_STORE)
+    name = resolver.store_of(found.url, None)
+    store = model.stores.get(name, _NO_STORE)
+    fetch = replace(resolver._fetch_options(store, OfferConfig(url=found.url), name), browser=None)
     return Listing(
         product_id=product.id, name=product.name, url=found.url,
-        fetch=resolver.share(resolver._fetch_options(store, OfferConfig(url=found.url))),
+        fetch=resolver.share(fetch),
         interval=product.interval or store.interval or model.schedule.interval,
         depth=found.depth, max_pages=found.max_pages, per_pattern=found.per_pattern,
         same_site=found.same_site, sitemaps=found.sitemaps, match=found.match)
@@ -357,6 +376,17 @@ def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,
                 "give one of them a distinct `store:` name",
                 ("products", index, "offers", o), item, file))
         seen.add(offer.store)
+    return problems
+
+
+def _browser_keys(model: GlobalConfig, product: ProductConfig, offers: list[Offer], *,
+                  index: int, item: yamlsource.Located, file: str) -> list[ConfigError]:
+    """Browser keys on an offer that is fetched over HTTP, and the reverse (config/browser)."""
+    problems = []
+    for o, (config, offer) in enumerate(zip(product.offers, offers, strict=True)):
+        store = model.stores.get(offer.store, _NO_STORE)
+        for key, message in browser_problems(store, config, config.json_path):
+            problems.append(_problem(message, ("products", index, "offers", o, key), item, file))
     return problems
 
 
@@ -483,6 +513,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PRICEWATCH_DATABASE_URL": ("database", "url"),
     "PRICEWATCH_SERVER_HOST": ("server", "host"),
     "PRICEWATCH_SERVER_PORT": ("server", "port"),
+    # docker-compose.browser.yml points pricewatch at its browser service with it.
+    "PRICEWATCH_BROWSER_ENDPOINT": ("browser", "endpoint"),
 }
 
 

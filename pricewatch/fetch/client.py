@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -18,7 +19,9 @@ import aiohttp
 from yarl import URL
 
 from pricewatch.config import HttpConfig
+from pricewatch.config.browser import BrowserConfig
 from pricewatch.fetch.breaker import CircuitBreaker
+from pricewatch.fetch.browser.service import BrowserService
 from pricewatch.fetch.classify import outcome_for_exception
 from pricewatch.fetch.hosts import HostLimiter
 from pricewatch.fetch.observer import FetchObserver, NullObserver
@@ -39,7 +42,10 @@ class Fetcher:
 
     ``observer`` is told about retries, robots blocks and paused hosts (metrics); ``rng``,
     ``sleep`` and ``clock`` are seams for tests. ``robots_retry`` is how long an unavailable
-    robots.txt blocks its host before it is fetched again."""
+    robots.txt blocks its host before it is fetched again. Offers with a ``BrowserPlan``
+    are loaded by the browser (``browser`` settings, failure ``screenshots`` folder) under the
+    same breaker, robots.txt and host slots; pages take one of ``browser.pages`` slots
+    instead of a global HTTP slot."""
 
     def __init__(
         self,
@@ -50,8 +56,11 @@ class Fetcher:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         robots_retry: float = _ROBOTS_RETRY,
+        browser: BrowserConfig | None = None,
+        screenshots: Path | None = None,
     ) -> None:
         self._http = http
+        self.browser = BrowserService(browser or BrowserConfig(), screenshots=screenshots)
         self._global = asyncio.Semaphore(http.concurrency)
         self._hosts = HostLimiter(clock=clock)
         self._breaker = CircuitBreaker(failures=http.circuit_breaker.failures,
@@ -85,6 +94,7 @@ class Fetcher:
         tb: TracebackType | None,
     ) -> None:
         await self._robots.close()
+        await self.browser.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -176,10 +186,17 @@ class Fetcher:
         number = 0
         while True:
             number += 1
-            async with self._slot(host, options):
-                tried = await attempt(self._session_or_fail(), url, options,
-                                      max_bytes=self._http.max_bytes,
-                                      etag=etag, last_modified=last_modified)
+            plan = options.browser
+            if plan is not None:
+                # The browser follows redirects itself: one hop, under the first host's slot.
+                async with self._slot(host, options, shared=self.browser.slots):
+                    tried = await self.browser.render(url, options, plan,
+                                                      max_bytes=self._http.max_bytes)
+            else:
+                async with self._slot(host, options):
+                    tried = await attempt(self._session_or_fail(), url, options,
+                                          max_bytes=self._http.max_bytes,
+                                          etag=etag, last_modified=last_modified)
             if not tried.retryable or number >= self._policy.attempts:
                 return replace(tried, result=replace(tried.result, attempts=number))
             self._observer.on_retry(host, tried.result.outcome.value)
@@ -192,9 +209,10 @@ class Fetcher:
             self._hosts.raise_delay(host, verdict.crawl_delay)
         return verdict
 
-    def _slot(self, host: str, options: FetchOptions) -> AbstractAsyncContextManager[None]:
+    def _slot(self, host: str, options: FetchOptions,
+              shared: asyncio.Semaphore | None = None) -> AbstractAsyncContextManager[None]:
         return self._hosts.slot(host, concurrency=options.per_host_concurrency,
-                                delay=options.per_host_delay, shared=self._global)
+                                delay=options.per_host_delay, shared=shared or self._global)
 
     def _session_or_fail(self) -> aiohttp.ClientSession:
         if self._session is None:

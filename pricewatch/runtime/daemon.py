@@ -40,7 +40,13 @@ from pricewatch.runtime.lanes import Lanes
 from pricewatch.runtime.listings import ListingWatcher
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import check_offer, utcnow
-from pricewatch.runtime.recorder import OfferState, Recording, recording
+from pricewatch.runtime.recorder import (
+    OfferState,
+    Recording,
+    needs_browser,
+    recording,
+    require_browser,
+)
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
 
@@ -83,6 +89,7 @@ class Daemon:
 
     async def _run(self) -> int:
         started = time.monotonic()
+        require_browser(self.settings)  # before the database: a refusal changes nothing
         # The lock comes before anything that changes the database or the shops see.
         async with open_database(self.settings, upgrade=False) as engine, \
                 daemon_lock(engine) as lock:
@@ -214,6 +221,7 @@ class Daemon:
             try:
                 new = load(source)
                 self._require_products(new, source)
+                require_browser(new)
             except ConfigError as exc:
                 return self._rejected("config reload rejected; still running the previous "
                                       f"config:\n{exc}", str(exc))
@@ -426,6 +434,11 @@ class _Running:
         self.parts.recorder.ids = ids
         self.metrics.configure(list(wanted.values()))
         self._schedule(utcnow(), only=added | resched)
+        browser = self.parts.fetcher.browser
+        if needs_browser(new):
+            await browser.reconfigure(new.model.browser, new.screenshots)
+        else:
+            await browser.release()  # closed once its open pages are done
         log.info("config reloaded: %d offers (%d added, %d removed, %d changed)", len(wanted),
                  len(added), len(removed), len(changed))
 

@@ -27,6 +27,7 @@ from pricewatch.config import Settings
 from pricewatch.db.repository import PendingCheck
 from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
+from pricewatch.fetch.browser.locate import preflight
 from pricewatch.models import Check, Offer, Outcome, Previous
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import CheckResult, utcnow
@@ -182,7 +183,8 @@ async def recording(
         if extractor is None:  # parsing off the event loop, on every core (runtime.workers)
             extractor = await stack.enter_async_context(make_extractor(settings.model.workers))
         fetcher = await stack.enter_async_context(
-            Fetcher(settings.model.http, observer=metrics))
+            Fetcher(settings.model.http, observer=metrics, browser=settings.model.browser,
+                    screenshots=settings.screenshots))
         await alerts.__aenter__()
         writer.start()
         judging = asyncio.create_task(feed.run(), name="alert-feed")
@@ -204,6 +206,17 @@ async def recording(
                 await alerts.__aexit__(None, None, None)
             except Exception as exc:
                 log.error("alert delivery stopped with an error: %s", _brief(exc))
+
+
+def needs_browser(settings: Settings) -> bool:
+    return any(o.fetch.browser is not None for o in settings.offers())
+
+
+def require_browser(settings: Settings) -> None:
+    """Raise BrowserUnavailable (naming the setting) when offers use ``fetcher: browser`` and
+    no browser could start: better a clear refusal than every such check failing."""
+    if needs_browser(settings):
+        preflight(settings.model.browser)
 
 
 def _brief(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from pricewatch.db.writer import CheckWriter
 from pricewatch.fetch import Fetcher
 from pricewatch.models import Offer, Previous
 from pricewatch.runtime.pipeline import CheckResult, check_offer
-from pricewatch.runtime.recorder import Recorder, Summary, recording
+from pricewatch.runtime.recorder import Recorder, Summary, recording, require_browser
 from pricewatch.runtime.workers import Extractor, make_extractor
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ async def run_once(
     """`pricewatch once`: check every active offer one time and store every check; alerts are
     judged as their checks are stored. ``keep`` bounds how many checks the returned summary
     holds (None: all)."""
+    require_browser(settings)  # before the database: a refusal changes nothing
     offers = settings.offers()
     by_key = {o.key: o for o in offers}
     raised: list[Alert] = []

@@ -15,6 +15,7 @@ import yaml
 
 from tests.deploy.support import (
     COMPOSE,
+    COMPOSE_BROWSER,
     COMPOSE_DEMO,
     COMPOSE_POSTGRES_PORT,
     COMPOSE_SCHEMA,
@@ -33,6 +34,7 @@ VARIANTS = {
     "default": [COMPOSE],
     "demo": [COMPOSE, COMPOSE_DEMO],
     "postgres-port": [COMPOSE, COMPOSE_POSTGRES_PORT],
+    "browser": [COMPOSE, COMPOSE_BROWSER],
 }
 PASSWORDS = {"GRAFANA_ADMIN_PASSWORD": "not-admin", "POSTGRES_PASSWORD": "pg-secret"}
 # The header of config.example.yaml explains the syntax with these names; they are not settings.
@@ -131,7 +133,8 @@ def test_env_example_names_every_config_variable() -> None:
     assert _config_variables() <= documented, _config_variables() - documented
 
 
-@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEMO, COMPOSE_POSTGRES_PORT])
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEMO, COMPOSE_POSTGRES_PORT,
+                                  COMPOSE_BROWSER])
 def test_files_match_the_compose_spec_schema(path: Path) -> None:
     """The files as written validate against the compose-spec JSON schema."""
     schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
@@ -260,7 +263,7 @@ def test_mounted_files_exist_and_prometheus_scrapes_the_service() -> None:
 def test_env_example_documents_every_variable() -> None:
     """Each ${VAR} the compose files read is named in .env.example."""
     used = set()
-    for path in (COMPOSE, COMPOSE_DEMO, COMPOSE_POSTGRES_PORT):
+    for path in (COMPOSE, COMPOSE_DEMO, COMPOSE_POSTGRES_PORT, COMPOSE_BROWSER):
         used |= set(re.findall(r"\$\{(\w+)", path.read_text(encoding="utf-8")))
     documented = set(re.findall(r"^#?\s*(\w+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M))
     assert used <= documented, used - documented
@@ -273,3 +276,22 @@ def test_pricewatch_healthcheck_is_the_images() -> None:
     assert image is not None
     service = load_yaml(COMPOSE)["services"]["pricewatch"]["healthcheck"]["test"]
     assert service == ["CMD", *json.loads(image.group(1))]
+
+
+def test_browser_override_adds_a_private_matching_browser_service(tmp_path: Path) -> None:
+    """docker-compose.browser.yml: the official Playwright image publishes no port, is
+    healthy before pricewatch starts, runs the release the pricewatch image is built with
+    (one PLAYWRIGHT_VERSION), and pricewatch is told its endpoint."""
+    services = _resolved(tmp_path, "browser")["services"]
+    browser, pricewatch = services["browser"], services["pricewatch"]
+    assert browser["image"].startswith("mcr.microsoft.com/playwright:v")
+    assert "ports" not in browser
+    assert pricewatch["depends_on"]["browser"]["condition"] == "service_healthy"
+    version = pricewatch["build"]["args"]["PLAYWRIGHT_VERSION"]
+    assert browser["image"] == f"mcr.microsoft.com/playwright:v{version}-noble"
+    assert f"playwright@{version}" in browser["command"]
+    assert pricewatch["build"]["args"]["PRICEWATCH_EXTRAS"] == "browser"
+    assert pricewatch["environment"]["PRICEWATCH_BROWSER_ENDPOINT"] == "ws://browser:3000/"
+    pinned = _resolved(tmp_path, "browser", dotenv="PLAYWRIGHT_VERSION=1.50.0\n")["services"]
+    assert pinned["browser"]["image"].endswith(":v1.50.0-noble")
+    assert pinned["pricewatch"]["build"]["args"]["PLAYWRIGHT_VERSION"] == "1.50.0"

@@ -197,3 +197,5 @@ def test_environment_overrides_database_and_server(tmp_path: Path) -> None:
     assert settings.model.server.host == "0.0.0.0"
     assert settings.model.server.port == 9200
     assert load_text(tmp_path, "").model.server.host == "127.0.0.1"
+    remote = load_text(tmp_path, "", {"PRICEWATCH_BROWSER_ENDPOINT": "ws://browser:3000/"})
+    assert remote.model.browser.endpoint == "ws://browser:3000/"

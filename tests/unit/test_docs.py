@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pricewatch import cli, config
+from pricewatch.config.browser import BrowserConfig, StepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -38,7 +39,8 @@ def test_example_config_is_valid_and_covers_every_option() -> None:
     models = [config.SettingsModel, config.HttpConfig, config.ScheduleConfig,
               config.ServerConfig, config.DatabaseConfig, config.StoreConfig,
               config.ProductConfig, config.OfferConfig, config.TimeoutsConfig,
-              config.RetryConfig, config.CircuitBreakerConfig, config.ListingConfig]
+              config.RetryConfig, config.CircuitBreakerConfig, config.ListingConfig,
+              BrowserConfig, StepConfig]  # the browser fetcher's (config/browser.py)
     missing = [f"{m.__name__}.{name}" for m in models for name in m.model_fields
                if not re.search(rf"^\s*#?\s*-?\s*{name}:", text, re.MULTILINE)]
     assert missing == []
