@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The newest shipped revision (a test keeps it equal to the scripts' head). Every start of
 # `run` or `once` checks the database against it with one query; Alembic (with Mako, held in
 # RSS for the life of the process) is imported only when there is something to upgrade.
-HEAD = "0005"
+HEAD = "0006"
 
 
 def alembic_config() -> Config:

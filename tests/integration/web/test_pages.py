@@ -193,6 +193,7 @@ async def test_openapi_lists_every_api_route(site: Site) -> None:
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/api/products", "/api/products/{product_id}",
                                  "/api/products/{product_id}/history",
+                                 "/api/products/{product_id}/checks",
                                  "/api/offers/{offer}/history", "/api/alerts"}
     for path in doc["paths"]:
         concrete = path.replace("{product_id}", site.offers[0][0].product_id).replace(
