@@ -95,6 +95,7 @@ class OfferStats:
     in_stock: bool | None = None
     low: Decimal | None = None  # lowest/highest ok price ever, in the newest price's currency
     high: Decimal | None = None
+    image: str | None = None  # the product's image as the shop shows it (offers.image_url)
 
 
 def _newest_id(*, ok: bool) -> Any:
@@ -163,7 +164,8 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
                offers.c.store, offers.c.url, offers.c.title,
                last.c.observed_at.label("checked_at"), last.c.outcome, last.c.error,
                last.c.http_status, priced.c.observed_at.label("priced_at"), priced.c.price,
-               priced.c.currency, priced.c.in_stock, low.label("low"), high.label("high"))
+               priced.c.currency, priced.c.in_stock, low.label("low"), high.label("high"),
+               offers.c.image_url)
         .select_from(joined)
         .order_by(products.c.name, offers.c.product_id, offers.c.store)
     )
@@ -174,9 +176,10 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
     # Positional unpacking: for 10,000 offers, reading Row attributes by name was a quarter
     # of the overview's time.
     return [OfferStats(oid, key, pid, name, store, url, title, checked, outcome, error, http,
-                       priced_at, _price(price), currency, stock, _price(low), _price(high))
+                       priced_at, _price(price), currency, stock, _price(low), _price(high),
+                       image)
             for (oid, key, pid, name, store, url, title, checked, outcome, error, http,
-                 priced_at, price, currency, stock, low, high)
+                 priced_at, price, currency, stock, low, high, image)
             in (await conn.execute(query)).all()]
 
 
@@ -206,6 +209,18 @@ async def extremes(conn: AsyncConnection, offer_ids: Sequence[int] | None = None
     else:
         query = query.where(offers.c.id.in_(list(offer_ids)))
     return {oid: (_price(lo), _price(hi)) for oid, lo, hi in (await conn.execute(query)).all()}
+
+
+async def newest_check_id(conn: AsyncConnection) -> int:
+    """The highest check id stored (0 for none): one seek on the primary key."""
+    return int((await conn.execute(select(func.coalesce(func.max(checks.c.id), 0))))
+               .scalar_one())
+
+
+async def offers_checked_after(conn: AsyncConnection, check_id: int) -> list[int]:
+    """The offers with a check whose id is above ``check_id``: a range on the primary key."""
+    return [int(oid) for oid in (await conn.execute(
+        select(checks.c.offer_id).where(checks.c.id > check_id).distinct())).scalars()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,10 @@ from pricewatch.runtime.web.status import (
 
 log = logging.getLogger(__name__)
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# img-src: the product page shows the product's picture from its shop (http(s) only, no
+# referrer); nothing else comes from elsewhere.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https: "
+       "http:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
@@ -197,6 +200,7 @@ class _UI:
         self._engine = engine
         self._status = status
         self._reload_error = reload_error
+        self._extremes = views.ExtremesCache()
 
     def live(self) -> Sequence[OfferStatus]:
         return self._status() if self._status is not None else []
@@ -221,8 +225,9 @@ class _UI:
         db_error = None
         try:
             async with h.reading(self._require_engine()) as conn:
-                everything = await views.products(conn, self.live(),
-                                                  extremes=f.sort in ("low", "high"))
+                everything = await views.products(
+                    conn, self.live(),
+                    extremes=self._extremes if f.sort in ("low", "high") else None)
                 page, total = views.select_page(everything, f)
                 await views.add_details(conn, page, now)
         except StorageError as exc:
@@ -331,7 +336,7 @@ class _UI:
         f = views.Filters(q=request.query.get("q", ""), per=10**9)
 
         async def work(conn: Any) -> Any:
-            everything = await views.products(conn, self.live(), extremes=True)
+            everything = await views.products(conn, self.live(), extremes=self._extremes)
             page, _ = views.select_page(everything, f)
             return {"products": [api.product_json(p) for p in page]}
         return await self._api(work)
