@@ -291,8 +291,7 @@ async def offer_details(conn: AsyncConnection, offer_ids: Sequence[int], now: da
 async def _sparks(conn: AsyncConnection, currencies: dict[int, str], since: datetime,
                   until: datetime, points: int) -> dict[int, tuple[Point, ...]]:
     """Each offer's 30-day trend in its newest price's currency (``currencies``): first,
-    lowest, highest and last of a few time buckets, for all the offers in one statement (and
-    the checks themselves of offers with at most ``points`` in the month)."""
+    lowest, highest and last of a few time buckets, for all the offers in one statement."""
     if not currencies:
         return {}
     bucket = _bucket(since, until, max(1, points // 4))
@@ -302,31 +301,16 @@ async def _sparks(conn: AsyncConnection, currencies: dict[int, str], since: date
                      func.min(checks.c.observed_at).label("t0"),
                      func.max(checks.c.observed_at).label("t1"),
                      func.min(checks.c.id).label("i0"), func.max(checks.c.id).label("i1"),
-                     func.sum((checks.c.in_stock.is_(False)).cast(Integer)).label("oos"),
-                     func.count().label("n"))
+                     func.sum((checks.c.in_stock.is_(False)).cast(Integer)).label("oos"))
               .where(*_in_range(list(currencies), since, until))
               .group_by(checks.c.offer_id, checks.c.currency, bucket)
               .order_by(checks.c.offer_id, checks.c.currency, bucket))
     rows = [r for r in (await conn.execute(groups)).all() if r.cur == currencies[r.oid]]
-    counts: dict[int, int] = {}
-    for row in rows:
-        counts[row.oid] = counts.get(row.oid, 0) + row.n
-    # An offer with few checks in the month is drawn check by check (its buckets would hide
-    # the steps between the first and the last check of a bucket).
-    few = [oid for oid, n in counts.items() if n <= points]
-    out: dict[int, list[Point]] = {}
-    if few:
-        for r in (await conn.execute(
-                select(checks.c.offer_id, checks.c.currency, checks.c.observed_at,
-                       checks.c.price, checks.c.in_stock)
-                .where(*_in_range(few, since, until))
-                .order_by(checks.c.offer_id, checks.c.observed_at, checks.c.id))).all():
-            if r.currency == currencies[r.offer_id]:
-                out.setdefault(r.offer_id, []).append(
-                    Point(r.observed_at, plain(Decimal(r.price)), r.in_stock))
-    rows = [r for r in rows if counts[r.oid] > points]
     prices = await _prices_by_id(conn, [i for r in rows for i in (r.i0, r.i1)])
+    out: dict[int, list[Point]] = {}
     for row in rows:
+        if row.cur != currencies[row.oid]:
+            continue
         out.setdefault(row.oid, []).extend(_bucket_points(
             row, plain(Decimal(row.lo)), plain(Decimal(row.hi)), prices[row.i0],
             prices[row.i1]))

@@ -158,8 +158,3 @@ async def stats_and_details_match_the_rows(stored: Stored) -> None:
     assert details.ago_30d == [c for c in same if c.observed_at <= month][-1].price
     assert details.spark
     assert median == statistics.median([c.price for c in same])
-    # With room for every check of the month, the trend is the checks themselves.
-    async with engine.connect() as conn:
-        whole = (await h.offer_details(conn, [oid], END, spark_points=100_000))[oid]
-    assert [(p.at, p.price) for p in whole.spark] == [
-        (c.observed_at, c.price) for c in same if c.observed_at >= month]
