@@ -5,9 +5,10 @@ Builds one database per backend with ``--offers`` offers (two stores per product
 together, then times real HTTP requests to the UI on 127.0.0.1 (median and p90 of
 ``--runs`` after two warm-ups): the overview ``/`` (first page of 50 products over all
 offers) in several sorts, and a fresh server's first sort by lowest price; the big product's
-page at every range (the default is the whole history); the history and checks APIs. The baseline, in the same run, is reading the big product's rows whole (what a
-chart without downsampling in SQL would have to load and ship); the ratio says what the SQL
-buckets save.
+page at every range (the default is the whole history); the history and checks APIs. The
+baseline, in the same run, is reading the big product's rows whole (what a chart without
+downsampling in SQL would have to load and ship); the ratio says what the SQL buckets save.
+The build's "wrote N checks" line includes the writer's upkeep of ``check_days``.
 
     python -m bench.web [--offers 10000] [--checks 30] [--big 100000] [--databases sqlite,postgres]
     python -m bench.web --url sqlite:///web.db   # an existing database, e.g. to compare builds
