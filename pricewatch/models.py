@@ -196,6 +196,7 @@ class Check:
     title: str | None = None
     unchanged: bool = False  # 304 Not Modified: the previous extraction was reused
     image: str | None = None  # the product's image URL, stored on the offer by an ok check
+    evidence: str | None = None  # why this price (or why none), in the extractor's words
 
     def __post_init__(self) -> None:
         # The invariant that keeps a failed scrape from ever reading as a price (or a price of 0).

@@ -36,6 +36,7 @@ async def run_demo(
                                       if kept else ""))
         settings = load(path)
         if not once:
+            print(f"web UI:    http://{listen}:{metrics_port}/   (price history, charts)")
             print(f"metrics:   http://{listen}:{metrics_port}/metrics   (Ctrl-C stops)",
                   flush=True)
             return await Daemon(settings).run()

@@ -11,10 +11,11 @@ function takes an open connection and never commits.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +28,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from pricewatch.db.errors import first_line, storage_error
 from pricewatch.db.repository import _check
-from pricewatch.db.tables import alerts, checks, offers, products
+from pricewatch.db.rollup import DAY, day_of
+from pricewatch.db.tables import alerts, check_days, checks, evidence, offers, products
 from pricewatch.errors import StorageUnavailable
 from pricewatch.models import Check, Outcome, plain
 
 OK = Outcome.OK.value
+# A range with more good checks than this (of one offer and currency) spanning at least
+# MIN_DAYS is drawn from check_days; fewer are bucketed from the checks themselves, finer.
+BY_DAY_ABOVE = 10_000
+MIN_DAYS = 7
 
 
 class epoch(FunctionElement[float]):
@@ -89,6 +95,7 @@ class OfferStats:
     in_stock: bool | None = None
     low: Decimal | None = None  # lowest/highest ok price ever, in the newest price's currency
     high: Decimal | None = None
+    image: str | None = None  # the product's image as the shop shows it (offers.image_url)
 
 
 def _newest_id(*, ok: bool) -> Any:
@@ -157,7 +164,8 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
                offers.c.store, offers.c.url, offers.c.title,
                last.c.observed_at.label("checked_at"), last.c.outcome, last.c.error,
                last.c.http_status, priced.c.observed_at.label("priced_at"), priced.c.price,
-               priced.c.currency, priced.c.in_stock, low.label("low"), high.label("high"))
+               priced.c.currency, priced.c.in_stock, low.label("low"), high.label("high"),
+               offers.c.image_url)
         .select_from(joined)
         .order_by(products.c.name, offers.c.product_id, offers.c.store)
     )
@@ -168,9 +176,10 @@ async def offer_stats(conn: AsyncConnection, *, active_only: bool = True,
     # Positional unpacking: for 10,000 offers, reading Row attributes by name was a quarter
     # of the overview's time.
     return [OfferStats(oid, key, pid, name, store, url, title, checked, outcome, error, http,
-                       priced_at, _price(price), currency, stock, _price(low), _price(high))
+                       priced_at, _price(price), currency, stock, _price(low), _price(high),
+                       image)
             for (oid, key, pid, name, store, url, title, checked, outcome, error, http,
-                 priced_at, price, currency, stock, low, high)
+                 priced_at, price, currency, stock, low, high, image)
             in (await conn.execute(query)).all()]
 
 
@@ -200,6 +209,18 @@ async def extremes(conn: AsyncConnection, offer_ids: Sequence[int] | None = None
     else:
         query = query.where(offers.c.id.in_(list(offer_ids)))
     return {oid: (_price(lo), _price(hi)) for oid, lo, hi in (await conn.execute(query)).all()}
+
+
+async def newest_check_id(conn: AsyncConnection) -> int:
+    """The highest check id stored (0 for none): one seek on the primary key."""
+    return int((await conn.execute(select(func.coalesce(func.max(checks.c.id), 0))))
+               .scalar_one())
+
+
+async def offers_checked_after(conn: AsyncConnection, check_id: int) -> list[int]:
+    """The offers with a check whose id is above ``check_id``: a range on the primary key."""
+    return [int(oid) for oid in (await conn.execute(
+        select(checks.c.offer_id).where(checks.c.id > check_id).distinct())).scalars()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,12 +356,15 @@ def _in_range(offer_ids: Sequence[int], since: datetime | None, until: datetime 
 
 
 async def downsampled(conn: AsyncConnection, offer_ids: Sequence[int], since: datetime | None,
-                      until: datetime | None, *, max_points: int) -> list[Series]:
+                      until: datetime | None, *, max_points: int,
+                      by_day_above: int = BY_DAY_ABOVE) -> list[Series]:
     """Each offer's good checks in ``[since, until]``, one series per currency. An offer with
     more than ``max_points`` checks in the range is cut into time buckets in SQL (one pass
     over its rows, on a grid shared by all the offers) and each bucket gives its first,
     lowest, highest and last price: every minimum and maximum survives, and the step line
-    enters and leaves each bucket at the true price."""
+    enters and leaves each bucket at the true price. Over more than ``by_day_above`` checks
+    and a week or more, the buckets are whole days read from ``check_days`` (the cut days
+    at the range's ends from the checks), so a year costs a year of days, not its checks."""
     out: list[Series] = []
     big: list[int] = []
     start: datetime | None = since
@@ -363,10 +387,20 @@ async def downsampled(conn: AsyncConnection, offer_ids: Sequence[int], since: da
                    for currency, points in per.items())
     if big and start is not None:
         end = until or datetime.now(start.tzinfo)
+        buckets = max(1, max_points // 4)
+        days = (end - start).total_seconds() / DAY
         for oid in big:
             for currency in await _currencies(conn, oid):
-                one = await _buckets(conn, oid, currency, since, until, start=start, end=end,
-                                     buckets=max(1, max_points // 4))
+                # Many checks over weeks or more are drawn from whole days (check_days): the
+                # cost follows the days in the range, not the checks; a bucket is then at
+                # least a day wide.
+                if days >= MIN_DAYS and await _day_checks(
+                        conn, oid, currency, since, until) > by_day_above:
+                    one = await _day_series(conn, oid, currency, since, until, start=start,
+                                            width=max(1, math.ceil(days / buckets)))
+                else:
+                    one = await _buckets(conn, oid, currency, since, until, start=start,
+                                         end=end, buckets=buckets)
                 if one is not None and one.checks <= max_points:
                     one = await _raw_series(conn, oid, currency, since, until)
                 if one is not None:
@@ -437,6 +471,107 @@ async def _buckets(conn: AsyncConnection, oid: int, currency: str, since: dateti
     return Series(oid, currency, tuple(points), count, low, high)
 
 
+async def _day_checks(conn: AsyncConnection, oid: int, currency: str, since: datetime | None,
+                      until: datetime | None) -> int:
+    """About how many good checks the range holds (its days' counts, whole days)."""
+    d = check_days.c
+    where = [d.offer_id == oid, d.currency == currency]
+    if since is not None:
+        where.append(d.day >= day_of(since))
+    if until is not None:
+        where.append(d.day <= day_of(until))
+    return int((await conn.execute(select(func.coalesce(func.sum(d.checks), 0))
+                                   .where(*where))).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A bucket's first and last check time and its out-of-stock count (as a bucket row)."""
+
+    t0: datetime
+    t1: datetime
+    oos: int | None
+
+
+async def _day_series(conn: AsyncConnection, oid: int, currency: str, since: datetime | None,
+                      until: datetime | None, *, start: datetime, width: int) -> Series | None:
+    """A long series from ``check_days``: buckets of ``width`` whole days on a grid from the
+    day of ``start`` (shared by the product's offers), each its first, lowest, highest and
+    last price. The parts of a day cut by ``since`` or ``until`` come from the checks
+    themselves, one bucket each, so the range is exact to the microsecond."""
+    first_day = day_of(start)
+    head = tail = None
+    if since is not None and since.timestamp() > day_of(since) * DAY:
+        first_day = max(first_day, day_of(since) + 1)
+        head = await _window(conn, oid, currency, since, _midnight(day_of(since) + 1),
+                             inclusive=False)
+    last_day = None
+    if until is not None:
+        last_day = day_of(until) - 1
+        tail = await _window(conn, oid, currency, _midnight(day_of(until)), until,
+                             inclusive=True)
+    d = check_days.c
+    bucket = ((d.day - first_day) // width).label("b")
+    where = [d.offer_id == oid, d.currency == currency, d.day >= first_day]
+    if last_day is not None:
+        where.append(d.day <= last_day)
+    rows = (await conn.execute(
+        select(bucket, func.sum(d.checks).label("n"), func.min(d.low).label("lo"),
+               func.max(d.high).label("hi"), func.min(d.day).label("d0"),
+               func.max(d.day).label("d1"), func.sum(d.sold_out).label("oos"))
+        .where(*where).group_by(bucket).order_by(bucket))).all()
+    ends: dict[int, Any] = {}
+    days = sorted({r.d0 for r in rows} | {r.d1 for r in rows})
+    for begin in range(0, len(days), 5000):
+        for row in (await conn.execute(
+                select(d.day, d.first_at, d.first_price, d.last_at, d.last_price)
+                .where(d.offer_id == oid, d.currency == currency,
+                       d.day.in_(days[begin:begin + 5000])))).all():
+            ends[row.day] = row
+    parts: list[tuple[int, Decimal, Decimal, _Span, Decimal, Decimal]] = []
+    if head is not None:
+        parts.append(head)
+    for r in rows:
+        a, b = ends[r.d0], ends[r.d1]
+        parts.append((int(r.n), plain(Decimal(r.lo)), plain(Decimal(r.hi)),
+                      _Span(a.first_at, b.last_at, r.oos), plain(Decimal(a.first_price)),
+                      plain(Decimal(b.last_price))))
+    if tail is not None:
+        parts.append(tail)
+    if not parts:
+        return None
+    points: list[Point] = []
+    for _, lo, hi, span, p0, p1 in parts:
+        points.extend(_bucket_points(span, lo, hi, p0, p1))
+    return Series(oid, currency, tuple(points), sum(p[0] for p in parts),
+                  min(p[1] for p in parts), max(p[2] for p in parts))
+
+
+def _midnight(day: int) -> datetime:
+    return datetime.fromtimestamp(day * DAY, UTC)
+
+
+async def _window(conn: AsyncConnection, oid: int, currency: str, lo: datetime, hi: datetime,
+                  *, inclusive: bool) -> tuple[int, Decimal, Decimal, _Span, Decimal, Decimal
+                                               ] | None:
+    """The good checks of ``[lo, hi)`` (``[lo, hi]`` if ``inclusive``) as one bucket."""
+    c = checks.c
+    upper = c.observed_at <= hi if inclusive else c.observed_at < hi
+    row = (await conn.execute(
+        select(func.count().label("n"), func.min(c.price).label("lo"),
+               func.max(c.price).label("hi"), func.min(c.observed_at).label("t0"),
+               func.max(c.observed_at).label("t1"),
+               func.sum((c.in_stock.is_(False)).cast(Integer)).label("oos"),
+               func.min(c.id).label("i0"), func.max(c.id).label("i1"))
+        .where(c.offer_id == oid, c.outcome == OK, c.currency == currency,
+               c.observed_at >= lo, upper))).one()
+    if not row.n:
+        return None
+    prices = await _prices_by_id(conn, [row.i0, row.i1])
+    return (int(row.n), plain(Decimal(row.lo)), plain(Decimal(row.hi)),
+            _Span(row.t0, row.t1, row.oos), prices[row.i0], prices[row.i1])
+
+
 async def _prices_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, Decimal]:
     """The prices of these checks, by primary key. A separate statement, not a join: the
     planner cannot guess how few buckets a GROUP BY gives, and PostgreSQL joined them to
@@ -474,7 +609,9 @@ async def raw_checks(conn: AsyncConnection, offer_ids: Sequence[int], since: dat
     after: tuple[datetime, int] | None = None
     key = offers.c.key
     while True:
-        query = (select(checks, key).join(offers, offers.c.id == checks.c.offer_id)
+        query = (select(checks, key, evidence.c.text.label("evidence"))
+                 .join(offers, offers.c.id == checks.c.offer_id)
+                 .outerjoin(evidence, evidence.c.id == checks.c.evidence_id)
                  .where(checks.c.offer_id.in_(list(offer_ids)))
                  .order_by(checks.c.observed_at, checks.c.id).limit(chunk))
         if since is not None:
@@ -556,12 +693,14 @@ async def reading(engine: AsyncEngine, *, limit: float = 10.0
 
 async def recent_checks(conn: AsyncConnection, offer_ids: Sequence[int], keys: dict[int, str],
                         *, limit: int = 50) -> list[tuple[int, Check]]:
-    """The newest ``limit`` checks of each offer (all outcomes), newest first: a backward
-    walk on ``(offer_id, observed_at)`` per offer."""
+    """The newest ``limit`` checks of each offer (all outcomes, with their evidence), newest
+    first: a backward walk on ``(offer_id, observed_at)`` per offer."""
     out: list[tuple[int, Check]] = []
     for oid in offer_ids:
         rows = (await conn.execute(
-            select(checks).where(checks.c.offer_id == oid)
+            select(checks, evidence.c.text.label("evidence"))
+            .outerjoin(evidence, evidence.c.id == checks.c.evidence_id)
+            .where(checks.c.offer_id == oid)
             .order_by(checks.c.observed_at.desc(), checks.c.id.desc()).limit(limit))).all()
         out.extend((oid, _check(keys[oid], row)) for row in rows)
     out.sort(key=lambda t: t[1].observed_at, reverse=True)

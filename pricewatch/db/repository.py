@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pricewatch.db.evidence import bounded, evidence_ids
 from pricewatch.db.ids import OfferIds
+from pricewatch.db.rollup import add_days
 from pricewatch.db.tables import checks, offers, products
 from pricewatch.models import Check, Offer, Outcome, plain
 
@@ -143,6 +145,8 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
     """Write checks in one executemany, and the offers' validators/titles they carry."""
     if not pending:
         return
+    texts = {p.check.evidence: bounded(p.check.evidence) for p in pending if p.check.evidence}
+    ids = await evidence_ids(conn, {t for t in texts.values() if t})
     await conn.execute(
         insert(checks),
         [
@@ -159,10 +163,13 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
                 "extractor": p.check.extractor,
                 "unchanged": p.check.unchanged,
                 "error": p.check.error,
+                "evidence_id": ids.get(texts.get(p.check.evidence) or "")
+                if p.check.evidence else None,
             }
             for p in pending
         ],
     )
+    await add_days(conn, ((p.offer_id, p.check) for p in pending))
     # Only the latest state per offer matters; one UPDATE per offer in the batch.
     state: dict[int, dict[str, Any]] = {}
     for p in pending:
@@ -203,6 +210,7 @@ def _check(key: str, row: Row[Any]) -> Check:
         extractor=row.extractor,
         error=row.error,
         unchanged=row.unchanged,
+        evidence=row._mapping.get("evidence"),
     )
 
 

@@ -153,6 +153,10 @@ checks = Table(
     Column("extractor", String(40)),
     Column("unchanged", Boolean, nullable=False, default=False),
     Column("error", Text),
+    # Why this price (or why none): the extractor's words, shared through ``evidence``, so a
+    # check pays an integer for it, not the text. No foreign key: adding one would make
+    # SQLite rebuild the whole checks table in the migration.
+    Column("evidence_id", BigID),
 )
 
 # "History of one offer over time" is the query every chart, alert and status page makes.
@@ -162,6 +166,34 @@ Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
 # over one offer's good checks.
 Index("ix_checks_history", checks.c.offer_id, checks.c.outcome, checks.c.currency,
       checks.c.price, checks.c.observed_at, checks.c.in_stock)
+
+# Each distinct evidence text once (pricewatch.db.evidence writes it with the checks).
+EVIDENCE_LIMIT = 200
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", BigID, primary_key=True, autoincrement=True),
+    Column("text", String(EVIDENCE_LIMIT), nullable=False, unique=True),
+)
+
+# Each offer's good checks per UTC day and currency, kept in the same transaction as the
+# checks (pricewatch.db.rollup): a chart over a year reads days, not every check. Every
+# day keeps its lowest and highest price and its first and last check.
+check_days = Table(
+    "check_days",
+    metadata,
+    Column("offer_id", Integer, ForeignKey("offers.id"), primary_key=True),
+    Column("currency", CHAR(3), primary_key=True),
+    Column("day", Integer, primary_key=True),  # whole days since 1970-01-01 UTC
+    Column("checks", Integer, nullable=False),
+    Column("low", Price, nullable=False),
+    Column("high", Price, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("first_price", Price, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("last_price", Price, nullable=False),
+    Column("sold_out", Integer, nullable=False),  # good checks that said out of stock
+)
 
 # --- alerts (pricewatch.alerts) ---
 # Each rule of each offer (or product, for cheapest_store_changed) remembers whether it is

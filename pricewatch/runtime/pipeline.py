@@ -89,7 +89,7 @@ def _to_check(
         last = previous.check
         return replace(base, outcome=Outcome.OK, price=last.price, currency=last.currency,
                        in_stock=last.in_stock, extractor=last.extractor, title=last.title,
-                       unchanged=True, duration_ms=_ms(started))
+                       evidence=last.evidence, unchanged=True, duration_ms=_ms(started))
     if fetched.outcome is not Outcome.OK:
         return replace(base, outcome=fetched.outcome, error=fetched.error,
                        duration_ms=_ms(started))
@@ -102,10 +102,10 @@ def _to_check(
     if found.price is None:
         return replace(base, in_stock=found.in_stock, title=found.title,
                        extractor=found.extractor, error=found.error or "no price found",
-                       duration_ms=_ms(started))
+                       evidence=found.evidence, duration_ms=_ms(started))
     return replace(base, outcome=Outcome.OK, price=found.price, currency=found.currency,
                    in_stock=found.in_stock, title=found.title, extractor=found.extractor,
-                   image=found.image, duration_ms=_ms(started))
+                   image=found.image, evidence=found.evidence, duration_ms=_ms(started))
 
 
 def _ms(started: float) -> int:

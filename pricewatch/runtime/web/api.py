@@ -15,6 +15,7 @@ from aiohttp import web
 
 from pricewatch.db import history as h
 from pricewatch.db.alerts import Recent
+from pricewatch.models import Check
 from pricewatch.runtime.web.status import iso
 from pricewatch.runtime.web.views import OfferView, ProductView
 
@@ -45,6 +46,13 @@ def series_json(s: h.Series, store: str, key: str) -> dict[str, Any]:
                        for p in s.points]}
 
 
+def check_json(c: Check, store: str) -> dict[str, Any]:
+    return {"offer": c.offer_key, "store": store, "observed_at": iso(c.observed_at),
+            "outcome": c.outcome.value, "price": dec(c.price), "currency": c.currency,
+            "in_stock": c.in_stock, "http_status": c.http_status, "unchanged": c.unchanged,
+            "extractor": c.extractor, "evidence": c.evidence, "error": c.error}
+
+
 def alert_json(a: Recent) -> dict[str, Any]:
     return {"id": a.id, "created_at": iso(a.created_at), "rule": a.rule, "subject": a.subject,
             "title": a.title, "hold_until": iso(a.hold_until), "done": a.done,
@@ -66,6 +74,13 @@ def moment(request: web.Request, name: str) -> datetime | None:
     except ValueError:
         raise BadRequest(f"{name}: not an ISO 8601 time") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def limit(request: web.Request, *, default: int, high: int) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise BadRequest(f"limit: a whole number from 1 to {high}")
+    return int(raw)
 
 
 def max_points(request: web.Request) -> int:
@@ -122,6 +137,19 @@ def openapi() -> dict[str, Any]:
             "attempts": {"type": "integer"}, "error": {"type": ["string", "null"]},
             "digest": {"type": "boolean"}}}}}}
 
+    check = {"type": "object", "properties": {
+        "offer": {"type": "string"}, "store": {"type": "string"}, "observed_at": _TIME,
+        "outcome": {"type": "string", "description": "ok, no_price, http_error, timeout, ..."},
+        "price": _PRICE, "currency": {"type": ["string", "null"]},
+        "in_stock": {"type": ["boolean", "null"]},
+        "http_status": {"type": ["integer", "null"]},
+        "unchanged": {"type": "boolean", "description": "a 304 reused the last extraction"},
+        "extractor": {"type": ["string", "null"]},
+        "evidence": {"type": ["string", "null"],
+                     "description": "why this price (or why none), in the extractor's words; "
+                                    "at most 200 characters"},
+        "error": {"type": ["string", "null"]}}}
+
     def ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"200": {"description": description,
                         "content": {"application/json": {"schema": schema}}},
@@ -152,6 +180,17 @@ def openapi() -> dict[str, Any]:
                 "responses": {**ok("one series per offer and currency", history),
                               "400": {"description": "a bad parameter"},
                               "404": {"description": "no such product"}}}},
+            "/api/products/{product_id}/checks": {"get": {
+                "summary": "The product's recent checks, every outcome, newest first",
+                "parameters": [{"name": "product_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "limit", "in": "query",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 500,
+                                           "default": 50}}],
+                "responses": {**ok("checks", {"type": "object", "properties": {
+                    "checks": {"type": "array", "items": _schema("Check")}}}),
+                              "400": {"description": "a bad parameter"},
+                              "404": {"description": "no such product"}}}},
             "/api/offers/{offer}/history": {"get": {
                 "summary": "One offer's price history",
                 "parameters": [{"name": "offer", "in": "path", "required": True,
@@ -170,5 +209,5 @@ def openapi() -> dict[str, Any]:
                     "alerts": {"type": "array", "items": _schema("Alert")}}})}},
         },
         "components": {"schemas": {"Offer": offer, "Product": product, "Series": series,
-                                   "Alert": alert}},
+                                   "Alert": alert, "Check": check}},
     }

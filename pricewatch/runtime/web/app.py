@@ -42,7 +42,10 @@ from pricewatch.runtime.web.status import (
 
 log = logging.getLogger(__name__)
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# img-src: the product page shows the product's picture from its shop (http(s) only, no
+# referrer); nothing else comes from elsewhere.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https: "
+       "http:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
@@ -141,6 +144,7 @@ def make_app(
               ("/readyz", readyz), ("/api/openapi.json", ui.openapi),
               ("/api/products", ui.api_products), ("/api/products/{product_id}", ui.api_product),
               ("/api/products/{product_id}/history", ui.api_product_history),
+              ("/api/products/{product_id}/checks", ui.api_product_checks),
               ("/api/offers/{offer}/history", ui.api_offer_history),
               ("/api/alerts", ui.api_alerts)]
     for path, handler in routes:
@@ -196,6 +200,7 @@ class _UI:
         self._engine = engine
         self._status = status
         self._reload_error = reload_error
+        self._extremes = views.ExtremesCache()
 
     def live(self) -> Sequence[OfferStatus]:
         return self._status() if self._status is not None else []
@@ -220,8 +225,9 @@ class _UI:
         db_error = None
         try:
             async with h.reading(self._require_engine()) as conn:
-                everything = await views.products(conn, self.live(),
-                                                  extremes=f.sort in ("low", "high"))
+                everything = await views.products(
+                    conn, self.live(),
+                    extremes=self._extremes if f.sort in ("low", "high") else None)
                 page, total = views.select_page(everything, f)
                 await views.add_details(conn, page, now)
         except StorageError as exc:
@@ -294,12 +300,13 @@ class _UI:
                 buffer = io.StringIO()
                 out = csv.writer(buffer, lineterminator="\n")
                 out.writerow(["observed_at", "offer", "store", "outcome", "price", "currency",
-                              "in_stock", "http_status", "extractor", "error"])
+                              "in_stock", "http_status", "extractor", "error", "evidence"])
                 async for oid, c in h.raw_checks(conn, list(stores), since, None):
                     out.writerow([iso(c.observed_at), c.offer_key, stores[oid], c.outcome.value,
                                   "" if c.price is None else str(c.price), c.currency or "",
                                   "" if c.in_stock is None else str(c.in_stock).lower(),
-                                  c.http_status or "", c.extractor or "", c.error or ""])
+                                  c.http_status or "", c.extractor or "", c.error or "",
+                                  c.evidence or ""])
                     if buffer.tell() > 64_000:
                         await response.write(buffer.getvalue().encode())
                         buffer.seek(0)
@@ -329,7 +336,7 @@ class _UI:
         f = views.Filters(q=request.query.get("q", ""), per=10**9)
 
         async def work(conn: Any) -> Any:
-            everything = await views.products(conn, self.live(), extremes=True)
+            everything = await views.products(conn, self.live(), extremes=self._extremes)
             page, _ = views.select_page(everything, f)
             return {"products": [api.product_json(p) for p in page]}
         return await self._api(work)
@@ -340,6 +347,20 @@ class _UI:
         async def work(conn: Any) -> Any:
             product = await views.product_offers(conn, pid, self.live())
             return None if product is None else api.product_json(product)
+        return await self._api(work)
+
+    async def api_product_checks(self, request: web.Request) -> web.Response:
+        pid = request.match_info["product_id"]
+        limit = api.limit(request, default=50, high=500)
+
+        async def work(conn: Any) -> Any:
+            offers = await h.product_offers(conn, pid)
+            if not offers:
+                return None
+            keys = {o.id: o.key for o in offers}
+            stores = {o.id: o.store for o in offers}
+            found = await h.recent_checks(conn, list(keys), keys, limit=limit)
+            return {"checks": [api.check_json(c, stores[oid]) for oid, c in found[:limit]]}
         return await self._api(work)
 
     async def _history(self, request: web.Request, find: Callable[[Any], Awaitable[Any]]
@@ -370,12 +391,10 @@ class _UI:
         return await self._history(request, find)
 
     async def api_alerts(self, request: web.Request) -> web.Response:
-        raw = request.query.get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-            raise api.BadRequest("limit: a whole number from 1 to 1000")
+        limit = api.limit(request, default=100, high=1000)
 
         async def work(conn: Any) -> Any:
-            return {"alerts": [api.alert_json(a) for a in await views.alerts(conn, int(raw))]}
+            return {"alerts": [api.alert_json(a) for a in await views.alerts(conn, limit)]}
         return await self._api(work)
 
 

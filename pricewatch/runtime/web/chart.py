@@ -35,6 +35,8 @@ class Line:
 class Tick:
     at: float  # pixel
     label: str
+    epoch: float = 0.0  # the time of an x tick, for the viewer's time zone (app.js)
+    kind: str = ""  # "time", "datetime" or "date": how app.js formats it
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,7 @@ def _panel(currency: str, group: list[Series], stores: dict[int, str], order: di
     while value <= hi + step / 2:
         y_ticks.append(Tick(round(y(value), 1), _fmt(value, step)))
         value += step
-    x_ticks = [Tick(round(x(t), 1), label) for t, label in _time_ticks(t0, t1)]
+    x_ticks = [Tick(round(x(t), 1), label, t, kind) for t, label, kind in _time_ticks(t0, t1)]
     alert_marks = [(round(x(m.created_at.timestamp()), 1), f"{m.rule}: {m.title}")
                    for m in marks if t0 <= m.created_at.timestamp() <= t1]
     hover = {"t0": t0, "t1": t1, "left": LEFT, "right": WIDTH - RIGHT, "width": WIDTH,
@@ -162,18 +164,20 @@ def _fmt(value: float, step: float) -> str:
     return f"{value:.{decimals}f}"
 
 
-def _time_ticks(t0: float, t1: float, count: int = 6) -> list[tuple[float, str]]:
+def _time_ticks(t0: float, t1: float, count: int = 6) -> list[tuple[float, str, str]]:
+    """Ticks at round times (UTC labels; app.js relabels them in the viewer's zone)."""
     span = t1 - t0
-    steps = (3600, 6 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400,
-             91 * 86400, 365 * 86400)
+    steps = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400,
+             7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400)
     step = next((s for s in steps if span / s <= count), steps[-1])
-    fmt = "%H:%M" if step < 86400 and span < 86400 else "%m-%d %H:%M" if step < 86400 \
-        else "%Y-%m-%d"
+    kind = "time" if step < 86400 and span < 86400 else "datetime" if step < 86400 \
+        else "date"
+    fmt = {"time": "%H:%M", "datetime": "%m-%d %H:%M", "date": "%Y-%m-%d"}[kind]
     first = math.ceil(t0 / step) * step
     out = []
     t = float(first)
     while t <= t1:
-        out.append((t, datetime.fromtimestamp(t, UTC).strftime(fmt)))
+        out.append((t, datetime.fromtimestamp(t, UTC).strftime(fmt), kind))
         t += step
     return out
 

@@ -66,6 +66,11 @@ class OfferView:
     next_check: datetime | None = None
     cheapest: bool = False
     offer_id: int | None = None
+    image: str | None = None
+
+    @property
+    def image_link(self) -> str | None:
+        return safe_url(self.image)
 
     @property
     def link(self) -> str | None:
@@ -95,6 +100,12 @@ class ProductView:
     id: str
     name: str
     offers: list[OfferView] = field(default_factory=list)
+
+    @property
+    def image(self) -> str | None:
+        """The product's picture: the cheapest offer's, else any store's (http(s) only)."""
+        first = [self.cheapest] if self.cheapest else []
+        return next((o.image_link for o in [*first, *self.offers] if o.image_link), None)
 
     @property
     def cheapest(self) -> OfferView | None:
@@ -134,7 +145,8 @@ def _from_stats(s: h.OfferStats, live: OfferStatus | None) -> OfferView:
                      currency=s.currency, in_stock=s.in_stock, priced_at=s.priced_at,
                      checked_at=s.checked_at, outcome=s.outcome, error=s.error,
                      http_status=s.http_status, low=s.low, high=s.high,
-                     next_check=None if live is None else live.next_check, offer_id=s.id)
+                     next_check=None if live is None else live.next_check, offer_id=s.id,
+                     image=s.image)
 
 
 def from_status(rows: Sequence[OfferStatus]) -> list[ProductView]:
@@ -153,8 +165,37 @@ def from_status(rows: Sequence[OfferStatus]) -> list[ProductView]:
     return list(products.values())
 
 
+Extremes = dict[int, tuple[Decimal | None, Decimal | None]]
+
+
+class ExtremesCache:
+    """Every offer's lowest and highest price ever, kept between requests and brought up to
+    date from the checks written since (checks are only ever added, so only offers with a
+    newer check can have changed): sorting the overview by them costs a seek, not two per
+    offer. When there are new checks, the ``MARGIN`` ids before the last newest are looked
+    at again, for a writer's transaction that committed after a later one (several daemons
+    of a cluster sharing the database)."""
+
+    MARGIN = 1000
+
+    def __init__(self) -> None:
+        self._found: Extremes = {}
+        self._upto = -1
+
+    async def get(self, conn: AsyncConnection) -> Extremes:
+        newest = await h.newest_check_id(conn)
+        if self._upto < 0:
+            self._found = await h.extremes(conn)
+        elif newest != self._upto:
+            changed = await h.offers_checked_after(conn, self._upto - self.MARGIN)
+            if changed:
+                self._found.update(await h.extremes(conn, changed))
+        self._upto = newest
+        return self._found
+
+
 async def products(conn: AsyncConnection, live: Sequence[OfferStatus], *,
-                   extremes: bool = False) -> list[ProductView]:
+                   extremes: ExtremesCache | None = None) -> list[ProductView]:
     """Every active product with its offers' current state (no per-page details yet). With
     the daemon's memory (``live``), the newest check and price come from there (fresher
     than the database, and free); the database gives names, titles and the history. With
@@ -165,8 +206,8 @@ async def products(conn: AsyncConnection, live: Sequence[OfferStatus], *,
         for s in await h.offer_catalog(conn):
             product = out.setdefault(s.product_id, ProductView(s.product_id, s.product_name))
             product.offers.append(_from_live(s, by_key.get(s.key)))
-        if extremes:
-            found = await h.extremes(conn)
+        if extremes is not None:
+            found = await extremes.get(conn)
             for product in out.values():
                 for offer in product.offers:
                     if offer.offer_id in found:

@@ -84,7 +84,8 @@ async def fill(engine: AsyncEngine, now: datetime, *, hostile_offer: bool = True
         await insert_checks(conn, [
             PendingCheck(ids[hostile.key], Check(
                 hostile.key, now - timedelta(hours=1), Outcome.OK, price=Decimal("9.99"),
-                currency="USD", in_stock=True, title=title, extractor="jsonld")),
+                currency="USD", in_stock=True, title=title, extractor="jsonld",
+                evidence=f"JSON-LD product #1 offers price 9.99; name {title}")),
             PendingCheck(ids[hostile.key], Check(
                 hostile.key, now - timedelta(minutes=5), Outcome.BLOCKED, http_status=403,
                 error=error)),

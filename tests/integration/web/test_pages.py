@@ -193,6 +193,7 @@ async def test_openapi_lists_every_api_route(site: Site) -> None:
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {"/api/products", "/api/products/{product_id}",
                                  "/api/products/{product_id}/history",
+                                 "/api/products/{product_id}/checks",
                                  "/api/offers/{offer}/history", "/api/alerts"}
     for path in doc["paths"]:
         concrete = path.replace("{product_id}", site.offers[0][0].product_id).replace(
@@ -317,3 +318,56 @@ async def test_postgres_matches_sqlite(tmp_path: Path, postgres_url: str) -> Non
             await runner.cleanup()
             await engine.dispose()
     assert answers[0] == answers[1]
+
+
+async def test_product_image_is_shown_only_from_http(site: Site) -> None:
+    """The product page shows the offer's stored picture when it is an http(s) URL, and no
+    image at all for any other scheme."""
+    from sqlalchemy import update
+
+    from pricewatch.db.tables import offers
+
+    pid = site.offers[0][0].product_id
+    for url, shown in (("https://shop.example/kettle.png", True),
+                       ("javascript:alert(1)", False)):
+        async with site.engine.begin() as conn:
+            await conn.execute(update(offers).where(offers.c.product_id == pid)
+                               .values(image_url=url))
+        _, headers, page = await get(f"{site.base}/products/{pid}")
+        assert ('<img class="product-image" src="https://shop.example/kettle.png"' in page) \
+            is shown, url
+        assert "javascript:alert" not in page
+    assert "img-src 'self' data: https: http:" in headers["Content-Security-Policy"]
+
+
+async def test_lowest_prices_follow_new_checks(site: Site) -> None:
+    """The server keeps every offer's lowest price between requests: a check written after
+    the first request with a new lowest price shows in the next one (API and sort)."""
+    from sqlalchemy import select
+
+    from pricewatch.db.repository import PendingCheck, insert_checks
+    from pricewatch.db.tables import offers
+    from pricewatch.models import Check, Outcome
+
+    async def lowest() -> dict[str, str | None]:
+        async with aiohttp.ClientSession() as s, s.get(site.base + "/api/products") as r:
+            return {o["offer"]: o["lowest"] for p in (await r.json())["products"]
+                    for o in p["offers"]}
+
+    before = await lowest()
+    offer = site.offers[-1][0]
+    assert before[offer.key] != "0.5"
+    async with site.engine.begin() as conn:
+        oid = (await conn.execute(select(offers.c.id).where(offers.c.key == offer.key))
+               ).scalar_one()
+        await insert_checks(conn, [PendingCheck(oid, Check(
+            offer.key, site.now, Outcome.OK, price=Decimal("0.5"), currency="USD",
+            in_stock=True))])
+    after = await lowest()
+    assert after[offer.key] == "0.5"
+    assert {k: v for k, v in after.items() if k != offer.key} == {
+        k: v for k, v in before.items() if k != offer.key}
+    _, _, page = await get(site.base + "/?sort=low")
+    first = re.search(r'data-product="([^"]+)"', page)
+    assert first is not None
+    assert first.group(1) == offer.product_id

@@ -15,6 +15,20 @@ function localTimes(root) {
   }
 }
 
+function axisTimes(root) {
+  // The chart's time axis, labelled in UTC by the server, in the viewer's time zone.
+  const formats = {
+    time: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }),
+    datetime: new Intl.DateTimeFormat(undefined, {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
+    date: new Intl.DateTimeFormat(undefined, { dateStyle: "medium" }),
+  };
+  for (const el of root.querySelectorAll("text.xlab[data-t]")) {
+    const format = formats[el.dataset.kind];
+    if (format) el.textContent = format.format(new Date(Number(el.dataset.t) * 1000));
+  }
+}
+
 function autoRefresh() {
   const seconds = Number(document.body.dataset.refresh || 0);
   if (!seconds) return;
@@ -104,6 +118,7 @@ function ranges() {
       if (!response.ok) throw new Error(response.status);
       section.innerHTML = await response.text();
       localTimes(section);
+      axisTimes(section);
       charts(section);
       history.replaceState(null, "", `?range=${encodeURIComponent(range)}`);
     } catch (err) {
@@ -114,6 +129,7 @@ function ranges() {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
+  axisTimes(document);
   autoRefresh();
   clientSort();
   charts(document);
