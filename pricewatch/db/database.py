@@ -19,6 +19,7 @@ from pricewatch.db.engine import create_engine, probe_sqlite
 from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.ids import OfferIds
 from pricewatch.db.repository import latest_checks, sync_catalog, validators
+from pricewatch.db.repository import slot_checked as repository_slot_checked
 from pricewatch.models import Offer, Previous
 from pricewatch.redact import mask_url
 
@@ -100,3 +101,10 @@ async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str | None:
     except Exception as exc:  # whatever the driver raises, /readyz reports it, masked
         return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
     return None
+
+
+async def slot_checked(engine: AsyncEngine, offer_id: int, slot: int) -> bool:
+    """Whether this offer's check for this cluster slot is stored."""
+    with mapped("cannot read the checks"):
+        async with engine.connect() as conn:
+            return await repository_slot_checked(conn, offer_id, slot)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The newest shipped revision (a test keeps it equal to the scripts' head). Every start of
 # `run` or `once` checks the database against it with one query; Alembic (with Mako, held in
 # RSS for the life of the process) is imported only when there is something to upgrade.
-HEAD = "0005"
+HEAD = "0007"
 
 
 def alembic_config() -> Config:
@@ -34,6 +34,11 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    """The stored schema revision (None: an empty database)."""
+    return await _stored_revision(engine)
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head", *, replay: bool = False) -> None:

@@ -35,6 +35,13 @@ async def _insert_batched(conn: AsyncConnection, table: Table,
         await conn.execute(insert(table), batch)
 
 
+async def slot_checked(conn: AsyncConnection, offer_id: int, slot: int) -> bool:
+    """Whether a check of this offer for this slot is stored (cluster mode)."""
+    found = await conn.execute(select(checks.c.id).where(checks.c.offer_id == offer_id,
+                                                         checks.c.slot == slot).limit(1))
+    return found.first() is not None
+
+
 async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime
                        ) -> OfferIds:
     """Make products/offers match the config: add new ones, update changed ones, mark the rest
@@ -137,6 +144,21 @@ class PendingCheck:
     check: Check
     etag: str | None = None
     last_modified: str | None = None
+    slot: int | None = None  # cluster mode: the slot it was planned for (epoch ms)
+
+
+def _insert_checks(conn: AsyncConnection, slotted: bool) -> Any:
+    """INSERT INTO checks; for slotted checks (cluster mode) a second row for an (offer, slot)
+    already stored is dropped, as a check retried after its replica was thought dead."""
+    if not slotted:
+        return insert(checks)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    return upsert(checks).on_conflict_do_nothing(index_elements=[checks.c.offer_id,
+                                                                 checks.c.slot],
+                                                 index_where=checks.c.slot.isnot(None))
 
 
 async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) -> None:
@@ -144,7 +166,7 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
     if not pending:
         return
     await conn.execute(
-        insert(checks),
+        _insert_checks(conn, any(p.slot is not None for p in pending)),
         [
             {
                 "offer_id": p.offer_id,
@@ -159,6 +181,7 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
                 "extractor": p.check.extractor,
                 "unchanged": p.check.unchanged,
                 "error": p.check.error,
+                "slot": p.slot,
             }
             for p in pending
         ],

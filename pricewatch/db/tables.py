@@ -153,8 +153,13 @@ checks = Table(
     Column("extractor", String(40)),
     Column("unchanged", Boolean, nullable=False, default=False),
     Column("error", Text),
+    # Cluster mode: the slot (epoch milliseconds) this check was planned for; None otherwise.
+    Column("slot", BigInteger),
 )
 
+# Cluster mode: a slot retried after its replica died is never stored twice.
+Index("uq_checks_offer_slot", checks.c.offer_id, checks.c.slot, unique=True,
+      postgresql_where=checks.c.slot.isnot(None), sqlite_where=checks.c.slot.isnot(None))
 # "History of one offer over time" is the query every chart, alert and status page makes.
 Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
 # The web UI (pricewatch.db.history): lowest/highest ever and when they were seen are seeks,
