@@ -38,7 +38,7 @@ def test_example_config_is_valid_and_covers_every_option() -> None:
     models = [config.SettingsModel, config.HttpConfig, config.ScheduleConfig,
               config.ServerConfig, config.DatabaseConfig, config.StoreConfig,
               config.ProductConfig, config.OfferConfig, config.TimeoutsConfig,
-              config.RetryConfig, config.CircuitBreakerConfig]
+              config.RetryConfig, config.CircuitBreakerConfig, config.ClusterConfig]
     missing = [f"{m.__name__}.{name}" for m in models for name in m.model_fields
                if not re.search(rf"^\s*#?\s*-?\s*{name}:", text, re.MULTILINE)]
     assert missing == []

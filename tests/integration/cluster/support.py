@@ -73,7 +73,9 @@ class Shop:
         return response
 
 
-def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "") -> Path:
+def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "",
+                   intervals: Sequence[str] = ()) -> Path:
+    """One product per URL (ids p0, p1, ...); ``intervals``: the first offers' own."""
     lines = [f'database: {{url: "{db}"}}', CLUSTER,
              "schedule: {interval: 2s, jitter: 0, shutdown_timeout: 1s}",
              "server: {host: 127.0.0.1, port: 0}",
@@ -86,6 +88,8 @@ def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "")
     for i, url in enumerate(urls):
         lines += [f"  - id: p{i}", f"    name: Product {i}", "    offers:",
                   f"      - url: {url}", '        selector: ".price"']
+        if i < len(intervals):
+            lines.append(f"        interval: {intervals[i]}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
