@@ -10,7 +10,8 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY pricewatch ./pricewatch
 COPY migrations ./migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The cluster extra too: one image runs single-process or as a cluster replica.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[cluster]'
 
 FROM python:${PYTHON_VERSION}-slim
 ARG UID=10001
