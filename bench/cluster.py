@@ -69,8 +69,13 @@ async def stats(db: str) -> tuple[int, int]:
         await conn.close()
 
 
-async def one(name: str, replicas: int, cluster: bool, urls: list[str], args: argparse.Namespace,
-              scratch: Path) -> dict[str, float]:
+def spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out)
+
+
+async def one(name: str, replicas: int, cluster: bool, *, urls: list[str],
+              args: argparse.Namespace, scratch: Path) -> dict[str, float]:
     dbname = f"cluster_bench_{name}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -79,9 +84,7 @@ async def one(name: str, replicas: int, cluster: bool, urls: list[str], args: ar
     path = scratch / f"{name}.json"
     path.write_text(config(urls, db, interval=args.interval, cluster=cluster), encoding="utf-8")
     cmd = [sys.executable, "-m", "pricewatch.cli", "run", "-c", str(path)]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=open(scratch / f"{name}.{i}.log", "wb"))  # noqa: SIM115
-             for i in range(replicas)]
+    procs = [spawn(cmd, scratch / f"{name}.{i}.log") for i in range(replicas)]
     try:
         await asyncio.sleep(args.warmup)
         pids = [p.pid for p in procs]
@@ -117,7 +120,8 @@ async def main() -> None:
             tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp:
         urls = [url_of(i, hosts=args.hosts, port=shop.port) for i in range(args.offers)]
         for name, replicas, cluster in runs:
-            results[name] = await one(name, replicas, cluster, urls, args, Path(tmp))
+            results[name] = await one(name, replicas, cluster, urls=urls, args=args,
+                                      scratch=Path(tmp))
     base = results["single"]
     print(f"{args.offers} offers every {args.interval:g}s (asks {args.offers / args.interval:.0f}"
           f" checks/s), {args.hosts} loopback hosts, {os.cpu_count()} cores")

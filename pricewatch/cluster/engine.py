@@ -4,10 +4,12 @@ Three tasks, every replica registering the same:
 
 - ``plan`` (periodic, every ``cluster.plan_every``): Procrastinate defers it once per period
   for the whole cluster (a unique row per task and timestamp), and it turns that period's slots
-  into check jobs in one statement. Each job's queueing lock is its (offer, slot), so a
-  re-planned window queues nothing twice.
-- ``check``: one offer, one slot. Jobs of one host's lane share a Procrastinate lock, so the
-  cluster runs them one at a time, in order; the replica keeps the host's delay inside it.
+  into one job per host lane, in one statement. Each job's queueing lock is its (lane,
+  window), so a re-planned window queues nothing twice.
+- ``slice``: one lane's checks of one window, each at its time. A job per check cost several
+  transactions per check (bench/cluster.py); a slice shares them among its checks. Jobs of one
+  lane share a Procrastinate lock, so the cluster runs them one at a time, in order; the
+  replica keeps the host's delay between its checks.
 - ``stalled`` (periodic, every second): jobs still "doing" on a replica whose heartbeat is
   older than ``cluster.stalled_after`` go back to the queue for the others.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 import procrastinate
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PLAN_QUEUE = "pricewatch.plan"
 CHECK_QUEUE = "pricewatch.checks"
+SLICE_ATTEMPTS = 10
 
 
 class Work(Protocol):
@@ -36,7 +40,17 @@ class Work(Protocol):
 
     def slots(self, start: float, end: float) -> Sequence[Slot]: ...
 
-    async def check(self, key: str, slot: int) -> None: ...
+    async def run_slice(self, slots: Sequence[Slot]) -> None: ...
+
+
+def to_args(slots: Sequence[Slot]) -> list[list[str | int | float]]:
+    """A slice as the job's JSON arguments: [key, slot, run_at epoch seconds] each."""
+    return [[s.key, s.slot, s.run_at.timestamp()] for s in slots]
+
+
+def from_args(rows: Sequence[Sequence[str | int | float]]) -> list[Slot]:
+    return [Slot(str(key), int(slot), datetime.fromtimestamp(float(at), UTC), "")
+            for key, slot, at in rows]
 
 
 def conninfo(database_url: str) -> str:
@@ -50,17 +64,23 @@ def build(database_url: str, config: ClusterConfig, work: Work, *,
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=conninfo(database_url), min_size=1, max_size=max(2, pool_size)))
 
-    @app.task(name="pricewatch.check", queue=CHECK_QUEUE)
-    async def check(key: str, slot: int) -> None:
-        await work.check(key, slot)
+    # Retried (at once, keeping its lock and its place) when it fails or a replica's shutdown
+    # cuts it short: the retry skips the slots already stored and checks the rest.
+    @app.task(name="pricewatch.slice", queue=CHECK_QUEUE,
+              retry=procrastinate.RetryStrategy(max_attempts=SLICE_ATTEMPTS, wait=1))
+    async def check_slice(slots: list[list[str | int | float]]) -> None:
+        await work.run_slice(from_args(slots))
 
     @app.periodic(cron=cron_every(config.plan_every), periodic_id="window")
     @app.task(name="pricewatch.plan", queue=PLAN_QUEUE, queueing_lock="pricewatch.plan")
     async def plan(timestamp: int) -> None:
-        slots = work.slots(*window_of(timestamp, config.plan_every))
-        jobs = [check.configure(lock=s.lock, queueing_lock=f"{s.key}@{s.slot}",
-                                schedule_at=s.run_at).make_new_job(key=s.key, slot=s.slot)
-                for s in slots]
+        lanes: dict[str, list[Slot]] = {}
+        for s in work.slots(*window_of(timestamp, config.plan_every)):
+            lanes.setdefault(s.lock, []).append(s)
+        jobs = [check_slice.configure(lock=lock, queueing_lock=f"{lock}@{timestamp}",
+                                      schedule_at=slots[0].run_at)
+                .make_new_job(slots=to_args(slots))  # type: ignore[arg-type]
+                for lock, slots in lanes.items()]
         if not jobs:
             return
         try:
@@ -73,7 +93,7 @@ def build(database_url: str, config: ClusterConfig, work: Work, *,
                     await app.job_manager.defer_job_async(job)
                 except AlreadyEnqueued:
                     continue
-        log.debug("planned %d checks for the window at %d", len(jobs), timestamp)
+        log.debug("planned %d lanes for the window at %d", len(jobs), timestamp)
 
     @app.periodic(cron="* * * * * *", periodic_id="stalled")
     @app.task(name="pricewatch.stalled", queue=PLAN_QUEUE, queueing_lock="pricewatch.stalled")

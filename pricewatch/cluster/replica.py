@@ -26,12 +26,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.cluster import engine as cluster_engine
-from pricewatch.cluster.slots import Slot, window
+from pricewatch.cluster.slots import Slot, host_of, window
 from pricewatch.config import Settings
 from pricewatch.db import migrate
-from pricewatch.db.database import load_previous, open_database, ping, slot_checked, sync
+from pricewatch.db.database import load_previous, open_database, ping, stored_slots, sync
 from pricewatch.db.lock import DELIVERY_KEY, DaemonLock, SoleLock, daemon_lock, startup_lock
-from pricewatch.errors import StorageError
+from pricewatch.errors import HandedOver, StorageError
 from pricewatch.models import Offer, plain
 from pricewatch.redact import mask_url
 from pricewatch.runtime.metrics import Metrics
@@ -94,7 +94,7 @@ class Replica:
                                                    DELIVERY_POLL)) as parts:
                         self._parts = _Parts(engine, parts, state, ids, lock)
                         worker = asyncio.create_task(cluster_engine.run_worker(
-                            app, cluster, concurrency=settings.model.http.concurrency,
+                            app, cluster, concurrency=self._job_slots(),
                             shutdown_timeout=settings.model.schedule.shutdown_timeout),
                             name="cluster-worker")
                         self._parts.worker = worker
@@ -145,28 +145,67 @@ class Replica:
 
     # -- the engine's calls ----------------------------------------------------------------
 
+    def _job_slots(self) -> int:
+        """Jobs at once: every lane's slice (mostly asleep until its next check's time; the
+        fetcher's own limits bound the requests) and the planning and sweep jobs."""
+        lanes: dict[str, int] = {}
+        for offer in self.offers.values():
+            host = host_of(offer)
+            lanes[host] = max(lanes.get(host, 1), offer.fetch.per_host_concurrency)
+        return max(self.settings.model.http.concurrency, sum(lanes.values())) + 2
+
     def slots(self, start: float, end: float) -> Sequence[Slot]:
         return window(list(self.offers.values()), start, end,
                       jitter=self.settings.model.schedule.jitter)
 
-    async def check(self, key: str, slot: int) -> None:
-        """One offer's check for one slot; returns once its row is stored (or buffered while
-        the database is away)."""
+    async def run_slice(self, slots: Sequence[Slot]) -> None:
+        """One lane's checks of one window, each at its time, the host's delay between them;
+        returns once their rows are stored. A retried slice skips the slots already stored."""
         parts = self._parts
-        offer = self.offers.get(key)
-        if parts is None or offer is None:
-            log.warning("check of %s: not in this replica's config; skipped", key)
+        if parts is None:
             return
-        oid = parts.ids.get(key)
-        if oid is None:
-            return
-        if await slot_checked(parts.engine, oid, slot):  # a retried job whose row is stored
-            self.metrics.runs_dropped.labels("done").inc()
-            return
+        wanted = [(s, parts.ids.get(s.key)) for s in slots]
+        done = await stored_slots(parts.engine, [(oid, s.slot) for s, oid in wanted
+                                                 if oid is not None])
+        checked = False
+        for s, oid in wanted:
+            offer = self.offers.get(s.key)
+            if offer is None or oid is None:
+                log.warning("check of %s: not in this replica's config; skipped", s.key)
+                continue
+            if (oid, s.slot) in done:
+                self.metrics.runs_dropped.labels("done").inc()
+                continue
+            wait = s.run_at.timestamp() - time.time()
+            if checked and offer.fetch.per_host_delay > wait:
+                wait = offer.fetch.per_host_delay
+            if wait > 0:
+                await self._pause(wait)
+            await self._check(parts, offer, oid, s.slot)
+            checked = True
+        try:
+            await parts.recording.writer.flush()
+        except StorageError as exc:
+            log.warning("checks buffered, not stored yet: %s", exc)
+        # The lane is this job's lock: the next check of the host, on any replica, starts no
+        # sooner than the host's delay after this one's last response.
+        if checked:
+            await asyncio.sleep(max(o.fetch.per_host_delay for o in
+                                    (self.offers.get(s.key) for s in slots) if o is not None))
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep until the next check's time; a replica stopping hands the rest of the slice
+        back to the queue (the job fails, and is retried by a replica that runs on) instead of
+        holding its shutdown for the whole window."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+            raise HandedOver("replica stopping; the rest of this slice goes to the others")
+
+    async def _check(self, parts: _Parts, offer: Offer, oid: int, slot: int) -> None:
         late = time.time() - slot / 1000
         if late > self.settings.model.schedule.misfire_grace_time:
             self.metrics.runs_dropped.labels("misfire").inc()
-            log.warning("check of %s missed its slot by more than the grace time", key)
+            log.warning("check of %s missed its slot by more than the grace time", offer.key)
             return
         self.metrics.scheduler_lag.observe(max(late, 0.0))
         at = utcnow()
@@ -174,23 +213,14 @@ class Replica:
         self.metrics.jobs_running.inc()
         try:
             result = await check_offer(offer, parts.recording.fetcher,
-                                       previous=parts.state.previous.get(key),
+                                       previous=parts.state.previous.get(offer.key),
                                        extractor=parts.recording.extractor)
         except asyncio.CancelledError:
-            recorder.cancelled(offer, at, offer_id=oid)
+            recorder.cancelled(offer, at, offer_id=oid, slot=slot)
             raise
         finally:
             self.metrics.jobs_running.dec()
         recorder.record(offer, result, offer_id=oid, slot=slot)
-        try:
-            await parts.recording.writer.flush()
-        except StorageError as exc:
-            log.warning("check of %s buffered, not stored yet: %s", key, exc)
-        # The host's lane is this job's lock: the next check of the host, on any replica,
-        # starts no sooner than the host's delay after this one's response came (measured
-        # from the start, a slower request set-up here than there would shorten the gap).
-        if offer.fetch.per_host_delay > 0:
-            await asyncio.sleep(offer.fetch.per_host_delay)
 
     # -- views -----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.db.ids import OfferIds
@@ -35,11 +35,12 @@ async def _insert_batched(conn: AsyncConnection, table: Table,
         await conn.execute(insert(table), batch)
 
 
-async def slot_checked(conn: AsyncConnection, offer_id: int, slot: int) -> bool:
-    """Whether a check of this offer for this slot is stored (cluster mode)."""
-    found = await conn.execute(select(checks.c.id).where(checks.c.offer_id == offer_id,
-                                                         checks.c.slot == slot).limit(1))
-    return found.first() is not None
+async def stored_slots(conn: AsyncConnection, wanted: Sequence[tuple[int, int]]
+                       ) -> set[tuple[int, int]]:
+    """Which (offer id, slot) pairs have a stored check (cluster mode)."""
+    found = await conn.execute(select(checks.c.offer_id, checks.c.slot).where(
+        tuple_(checks.c.offer_id, checks.c.slot).in_(list(wanted))))
+    return {(int(row[0]), int(row[1])) for row in found}
 
 
 async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime

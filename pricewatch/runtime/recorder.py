@@ -130,12 +130,12 @@ class Recorder:
             self._on_check(offer, result)
 
     def cancelled(self, offer: Offer, started: datetime, *, offer_id: int | None = None,
-                  reason: str = "cancelled by shutdown") -> None:
+                  reason: str = "cancelled by shutdown", slot: int | None = None) -> None:
         """Record a check that was cut short: it started, so it has a row."""
         ms = int((utcnow() - started).total_seconds() * 1000)
         self.record(offer, CheckResult(Check(offer.key, started, Outcome.CANCELLED,
                                              duration_ms=max(ms, 0), error=reason)),
-                    offer_id=offer_id)
+                    offer_id=offer_id, slot=slot)
 
     def take_window(self) -> Summary:
         window, self.window = self.window, Summary(keep=0)

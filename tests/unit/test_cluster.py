@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,8 @@ def test_cluster_flag_on_sqlite_names_the_database_line(tmp_path: Path) -> None:
                            "--cluster"], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 2
-    assert f"{path}:2" in done.stderr and "database.url" in done.stderr
+    assert f"{path}:2" in done.stderr
+    assert "database.url" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -81,7 +83,7 @@ def test_windows_tile_time_every_slot_once() -> None:
     intervals = {"a@127.0.0.1": 10_000, "a@localhost": 10_000, "b@127.0.0.1": 5_000}
     for key, got in by_key.items():
         assert len(got) == len(set(got))
-        assert {b - a for a, b in zip(got, got[1:], strict=False)} == {intervals[key]}
+        assert {b - a for a, b in itertools.pairwise(got)} == {intervals[key]}
     assert len(by_key["b@127.0.0.1"]) == 12
 
 

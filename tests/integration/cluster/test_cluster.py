@@ -4,6 +4,7 @@ local shop and a local webhook receiver."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ def assert_every_slot_once(slots: dict[str, list[int]], every: dict[str, int],
     for key, got in slots.items():
         assert len(got) == len(set(got)), f"{key} checked twice in a slot: {got}"
         assert len(got) >= rounds, f"{key}: only {len(got)} slots"
-        gaps = {b - a for a, b in zip(got, got[1:], strict=False)}
+        gaps = {b - a for a, b in itertools.pairwise(got)}
         assert gaps == {every[key]}, f"{key}: a slot was skipped: {got}"
 
 
@@ -87,7 +88,7 @@ async def test_three_replicas_one_schedule(serve: ServeFn, tmp_path: Path) -> No
         spans = sorted((s, e) for h, _, s, e in shop.requests if h == host)
         assert max_overlap(spans) == 1, f"{host}: two requests at once"
         starts = [s for s, _ in spans]
-        assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.3, host
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.3, host
     alerted = [(h["alert"]["rule"], h["alert"]["subject"]) for h in hooks]  # type: ignore[index]
     assert alerted == [("below", "p4@127.0.0.1")], json.dumps(hooks)
 
