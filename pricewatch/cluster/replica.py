@@ -61,6 +61,9 @@ class Replica:
         self._stop.set()
 
     async def run(self) -> int:
+        # Procrastinate logs every job's start and end at INFO: thousands of lines a minute.
+        engine_log = logging.getLogger("procrastinate")
+        engine_log.setLevel(max(engine_log.getEffectiveLevel(), logging.WARNING))
         loop = asyncio.get_running_loop()
         if self._handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
