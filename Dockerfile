@@ -10,12 +10,13 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY pricewatch ./pricewatch
 COPY migrations ./migrations
+# The cluster extra always: one image runs single-process or as a cluster replica.
 # PRICEWATCH_EXTRAS=browser adds Playwright (docker-compose.browser.yml sets it, with the
 # PLAYWRIGHT_VERSION of its browser service: client and server must be the same release).
 # No browser is downloaded: the browser runs in that service.
 ARG PRICEWATCH_EXTRAS=""
 ARG PLAYWRIGHT_VERSION=""
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${PRICEWATCH_EXTRAS:+[${PRICEWATCH_EXTRAS}]}" \
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[cluster${PRICEWATCH_EXTRAS:+,${PRICEWATCH_EXTRAS}}]" \
     ${PLAYWRIGHT_VERSION:+"playwright==${PLAYWRIGHT_VERSION}"}
 
 FROM python:${PYTHON_VERSION}-slim

@@ -113,3 +113,8 @@ from pricewatch.runtime.workers import ProcessExtractor  # noqa: E402
 ProcessExtractor.pids
 ProcessExtractor.in_flight
 ProcessExtractor.restarts
+
+# Procrastinate calls its periodic tasks by name (pricewatch/cluster/engine.py).
+from pricewatch.cluster.engine import build  # noqa: E402
+
+build.stalled  # type: ignore[attr-defined]

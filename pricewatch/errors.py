@@ -11,6 +11,7 @@ the library, with ``raise ... from exc``, so callers only ever catch these::
      │    ├── StorageUnavailable                  a temporary outage; the write may be retried
      │    └── DatabaseInUse                       another daemon holds the database's lock
      ├── ServeError                               the daemon cannot listen on its port
+     ├── HandedOver                               a stopping cluster replica gave its job back
      ├── ExtractionError      (also ValueError)  an extraction rule is unusable (bad selector)
      ├── WorkerError                              an extraction worker process died on a page
      └── NotifyError                              an alert could not be delivered
@@ -78,6 +79,10 @@ class StorageUnavailable(StorageError):
 
 class DatabaseInUse(StorageError):
     """Another pricewatch daemon runs on this database; the message names it."""
+
+
+class HandedOver(PricewatchError):
+    """A stopping cluster replica gave the rest of its job back to the queue (retried)."""
 
 
 class ServeError(PricewatchError):

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
 
 
+class Claim(Protocol):
+    """Whether this process is the one that delivers (cluster mode: ``db.lock.SoleLock``)."""
+
+    async def held(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 class Dispatcher:
     """``start()``, ``wake()`` when alerts were stored, ``await close()`` at shutdown."""
 
@@ -45,8 +54,10 @@ class Dispatcher:
         registry: CollectorRegistry | None = None,
         poll_interval: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        claim: Claim | None = None,
     ) -> None:
         self._engine = engine
+        self._claim = claim  # None: this process is the only one
         self._channels = list(channels)
         self._retry = retry or NotifyRetryConfig()
         self._poll = poll_interval  # also how late a digest may be after quiet hours end
@@ -62,9 +73,11 @@ class Dispatcher:
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine, *,
-                      registry: CollectorRegistry | None = None) -> Dispatcher:
+                      registry: CollectorRegistry | None = None, claim: Claim | None = None,
+                      poll_interval: float = 30.0) -> Dispatcher:
         config = settings.model.alerts
-        return cls(engine, build(config), retry=config.retry, registry=registry)
+        return cls(engine, build(config), retry=config.retry, registry=registry, claim=claim,
+                   poll_interval=poll_interval)
 
     def reconfigure(self, settings: Settings) -> None:
         """Apply a reloaded config's channels and retry policy (a bad URL raises first)."""
@@ -113,7 +126,10 @@ class Dispatcher:
             failing, wait = None, self._poll
 
     async def dispatch_due(self) -> int:
-        """Start delivering every due alert not already in flight; returns how many."""
+        """Start delivering every due alert not already in flight; returns how many (none
+        while another replica holds the claim)."""
+        if self._claim is not None and not await self._claim.held():
+            return 0
         busy = {i for ids in self._inflight.values() for i in ids}
         with mapped("cannot read pending alerts"):
             async with self._engine.begin() as conn:
@@ -212,3 +228,5 @@ class Dispatcher:
                         "start", len(left))
         for channel in self._channels:
             await channel.close()
+        if self._claim is not None:
+            await self._claim.close()

@@ -95,6 +95,7 @@ class AlertJudge:
         subjects = {o.key for o, _ in items} | {o.product_id for o, _ in items}
         with mapped("cannot judge alerts"):
             async with self._engine.begin() as conn:
+                await alert_rows.lock_subjects(conn, subjects)
                 states = await alert_rows.load_states(conn, subjects)
                 judged = _Judged({}, [])
                 for offer, check in items:

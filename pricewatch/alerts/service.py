@@ -18,7 +18,7 @@ from types import TracebackType
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.alerts.dispatch import Dispatcher
+from pricewatch.alerts.dispatch import Claim, Dispatcher
 from pricewatch.alerts.judge import AlertJudge
 from pricewatch.alerts.message import Alert
 from pricewatch.config import Settings
@@ -27,11 +27,13 @@ from pricewatch.models import Check, Offer
 
 class AlertService:
     def __init__(self, settings: Settings, engine: AsyncEngine, *,
-                 registry: CollectorRegistry | None = None, grace: float = 30.0) -> None:
+                 registry: CollectorRegistry | None = None, grace: float = 30.0,
+                 claim: Claim | None = None, poll_interval: float = 30.0) -> None:
         self.enabled = settings.model.alerts.enabled
         registry = registry or CollectorRegistry()
         # Built first: an apprise URL apprise cannot read fails before any page is fetched.
-        self.dispatcher = Dispatcher.from_settings(settings, engine, registry=registry)
+        self.dispatcher = Dispatcher.from_settings(settings, engine, registry=registry,
+                                                   claim=claim, poll_interval=poll_interval)
         self.judge = AlertJudge.from_settings(settings, engine, dispatcher=self.dispatcher,
                                                 registry=registry)
         self._grace = grace

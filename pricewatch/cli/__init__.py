@@ -183,6 +183,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logs.setup(level=_level(args), fmt=args.log_format)
     settings = _settings(args)
+    if settings.cluster_mode(flag=args.cluster):
+        try:
+            from pricewatch.cluster.replica import Replica
+        except ImportError as exc:
+            raise ConfigError(f"cluster mode needs the cluster extra: pip install "
+                              f"'pricewatch[cluster]' ({exc})") from exc
+        return asyncio.run(Replica(settings).run())
     return asyncio.run(Daemon(settings).run())
 
 
@@ -354,6 +361,13 @@ def _check_page_arguments(check: argparse.ArgumentParser) -> None:
                        help="with --browser: save a PNG of the rendered page to FILE")
 
 
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    _add_log_options(run)
+    run.add_argument("--cluster", action="store_true",
+                     help="run as one of several replicas sharing one PostgreSQL and one "
+                          "schedule (as `cluster: true` does; docs/cluster.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 -- one statement per command
     parser = argparse.ArgumentParser(
         prog="pricewatch",
@@ -375,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 -- one statement
 
     run = command("run", cmd_run, "Run the daemon: scheduled checks, /metrics, /healthz, "
                   "/readyz; reloads the config on SIGHUP or when the file changes.")
-    _add_log_options(run)
+    _add_run_options(run)
     command("validate", cmd_validate, "Check a config file and print a one-line summary.")
     once = command("once", cmd_once,
                    "Check every active offer once, store every check, print a summary table. "

@@ -23,6 +23,7 @@ from pricewatch.config.alerts import (
 )
 from pricewatch.config.schema import (
     CircuitBreakerConfig,
+    ClusterConfig,
     DatabaseConfig,
     GlobalConfig,
     HttpConfig,
@@ -58,6 +59,7 @@ __all__ = [
     "ChangeRuleConfig",
     "ChannelConfig",
     "CircuitBreakerConfig",
+    "ClusterConfig",
     "DatabaseConfig",
     "FlagRuleConfig",
     "GlobalConfig",

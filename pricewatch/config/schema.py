@@ -217,6 +217,43 @@ class ServerConfig(Model):
     auth: ServerAuthConfig | None = None
 
 
+class ClusterConfig(Model):
+    """Several replicas on one PostgreSQL sharing one schedule (docs/cluster.md).
+    ``cluster: true`` is short for ``cluster: {enabled: true}``."""
+
+    enabled: bool = False
+    # Each planning run turns one window of this length into check jobs, once for the whole
+    # cluster; a whole number of seconds that divides a minute, or of minutes an hour.
+    plan_every: PositiveDuration = 60.0
+    heartbeat: PositiveDuration = 10.0  # how often a replica tells it is alive
+    # A replica silent this long is dead: its running checks are given to the others.
+    stalled_after: PositiveDuration = 30.0
+    poll: PositiveDuration = 1.0  # how often an idle replica looks for due jobs
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+    @field_validator("plan_every")
+    @classmethod
+    def _divides(cls, value: float) -> float:
+        seconds = int(value)
+        if seconds != value or not (
+            (seconds < 60 and 60 % seconds == 0) or (seconds % 60 == 0 and 60 % (seconds // 60)
+                                                     == 0)):
+            raise ValueError("must be whole seconds dividing a minute (1s, 2s, 5s, 30s...) or "
+                             "whole minutes dividing an hour (1m, 5m, 15m, 60m)")
+        return value
+
+    @model_validator(mode="after")
+    def _stall_after_heartbeat(self) -> ClusterConfig:
+        if self.stalled_after < 2 * self.heartbeat:
+            raise ValueError("stalled_after must be at least twice the heartbeat, or a live "
+                             "replica's checks would be given away")
+        return self
+
+
 class GlobalConfig(Model):
     """Every top-level section but ``products``: what ``Settings.model`` holds. Products are
     validated one at a time and kept only as resolved offers (see config/settings.py)."""
@@ -231,6 +268,7 @@ class GlobalConfig(Model):
     # Extraction worker processes; None: one per core (none on one core); 0: extract in
     # threads of the main process. See docs/performance.md.
     workers: int | None = Field(None, ge=0, le=64)
+    cluster: ClusterConfig = ClusterConfig()
 
 
 class SettingsModel(GlobalConfig):

@@ -62,8 +62,10 @@ class Settings:
         alert_layers: dict[str, AlertLayers] | None = None,
         products_line: int | None = None,
         listings: list[Listing] | None = None,
+        database_line: int | None = None,
     ) -> None:
         self.model = model
+        self.database_line = database_line  # where `database.url` is written, if it is
         # Where `products:` is written (None: the file has no such key). A reload tells an
         # empty or truncated file from a deliberate `products: []` by it.
         self.products_line = products_line
@@ -94,6 +96,17 @@ class Settings:
             return None
         base = self.source.parent if self.source else Path.cwd()
         return (base / folder).resolve()
+
+    def cluster_mode(self, *, flag: bool = False) -> bool:
+        """Whether to run as a cluster replica (``cluster: true`` or ``--cluster``); raises
+        ConfigError naming the database line when the database is not PostgreSQL."""
+        if not (flag or self.model.cluster.enabled):
+            return False
+        if self.database_url.startswith("sqlite"):
+            raise ConfigError("--cluster needs PostgreSQL: replicas share one database, and "
+                              "this one is SQLite", file=str(self.source or "<config>"),
+                              line=self.database_line or 1, field="database.url")
+        return True
 
     def offers(self) -> list[Offer]:
         """Every offer, resolved; order follows the file (a product's offers are adjacent)."""
@@ -322,13 +335,15 @@ def loads(
         if product.alerts is not None or any(o.alerts is not None for o in product.offers):
             layers[product.id] = AlertLayers(product.alerts,
                                              tuple(o.alerts for o in product.offers))
+    problems.extend(_cluster_problems(model, document.top, file))
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
     assert model is not None
     return Settings(model, offers, source=source, product_count=count, alert_layers=layers,
                     products_line=products_line,
-                    listings=resolver.listings if resolver is not None else [])
+                    listings=resolver.listings if resolver is not None else [],
+                    database_line=document.top.line_of(("database", "url")))
 
 
 # --- listings (`discover:` products) ---
@@ -362,6 +377,15 @@ def _short_listing_interval(model: GlobalConfig, product: ProductConfig, listing
                      f"a real shop ({host}); crawling a listing that often is impolite. Raise "
                      "it, or set allow_short_interval: true on the product",
                      ("products", index, "interval"), item, file)]
+
+
+def _cluster_problems(model: GlobalConfig | None, top: yamlsource.Located,
+                      file: str) -> list[ConfigError]:
+    if model is None or not model.cluster.enabled or (
+            model.database.url is not None and not model.database.url.startswith("sqlite")):
+        return []
+    return [_problem("cluster mode needs PostgreSQL: replicas share one database (set "
+                     "database.url to a postgresql:// URL)", ("cluster",), top, file)]
 
 
 def _duplicate_stores(product: ProductConfig, offers: list[Offer], index: int,

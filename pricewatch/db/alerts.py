@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.alerts.message import Alert
@@ -23,6 +23,23 @@ from pricewatch.db.tables import alert_states, alerts, checks, notifications, of
 from pricewatch.models import Check, Outcome, plain
 
 StateKey = tuple[str, str]  # (subject, rule id)
+
+# pg_advisory_xact_lock(int, int): this class, then the subject's hash.
+_JUDGE_LOCKS = 0x70770003
+
+
+async def lock_subjects(conn: AsyncConnection, subjects: Iterable[str]) -> None:
+    """On PostgreSQL, hold each subject (offer key, product id) until the transaction ends, so
+    replicas judging checks of one offer or product take turns: rule states are read and
+    written by one at a time, and a product's cheapest store is judged after the other
+    stores' checks are stored. Locks are taken in hash order (never a deadlock)."""
+    wanted = sorted(set(subjects))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return
+    await conn.execute(text(
+        "SELECT count(pg_advisory_xact_lock(:cls, h)) FROM (SELECT DISTINCT hashtext(s) AS h "
+        "FROM unnest(CAST(:subjects AS text[])) AS s ORDER BY h) AS q"),
+        {"cls": _JUDGE_LOCKS, "subjects": wanted})
 
 
 async def load_states(conn: AsyncConnection, subjects: Iterable[str]) -> dict[StateKey, State]:

@@ -19,6 +19,7 @@ from pricewatch.db.engine import create_engine, probe_sqlite
 from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.ids import OfferIds
 from pricewatch.db.repository import latest_checks, sync_catalog, validators
+from pricewatch.db.repository import stored_slots as repository_stored_slots
 from pricewatch.models import Offer, Previous
 from pricewatch.redact import mask_url
 
@@ -100,3 +101,13 @@ async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str | None:
     except Exception as exc:  # whatever the driver raises, /readyz reports it, masked
         return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
     return None
+
+
+async def stored_slots(engine: AsyncEngine, wanted: list[tuple[int, int]]
+                       ) -> set[tuple[int, int]]:
+    """Which (offer id, cluster slot) pairs of ``wanted`` have a stored check."""
+    if not wanted:
+        return set()
+    with mapped("cannot read the checks"):
+        async with engine.connect() as conn:
+            return await repository_stored_slots(conn, wanted)

@@ -36,6 +36,10 @@ VERIFY_TIMEOUT = 5.0
 # pg_try_advisory_lock(bigint): a fixed key, "pricewatch" in the high bytes; advisory locks are
 # scoped to the current database, so one key serves every database.
 ADVISORY_KEY = 0x7072696365770001
+# Cluster mode: start-up (migrations, the engine's schema, the catalogue) one replica at a time.
+STARTUP_KEY = 0x7072696365770002
+# Cluster mode: the one replica that delivers alerts.
+DELIVERY_KEY = 0x7072696365770003
 
 
 def holder_name() -> str:
@@ -49,8 +53,10 @@ class DaemonLock:
     the network drops it), and ``verify()`` takes the lock again on a new session."""
 
     def __init__(self, engine: AsyncEngine | None = None,
-                 held: tuple[AsyncConnection, int] | None = None) -> None:
+                 held: tuple[AsyncConnection, int] | None = None, *,
+                 shared: bool = False) -> None:
         self._engine = engine
+        self._shared = shared
         self._conn: AsyncConnection | None = None
         self._backend: int | None = None
         if held is not None:
@@ -73,7 +79,8 @@ class DaemonLock:
                         with contextlib.suppress(Exception):
                             await self._conn.invalidate()
                         self._conn = None
-                self._conn, self._backend = await _take_advisory(self._engine, self._backend)
+                self._conn, self._backend = await _take_advisory(
+                    self._engine, self._backend, shared=self._shared)
                 log.info("daemon lock taken again")
                 return None
         except DatabaseInUse as exc:
@@ -86,8 +93,8 @@ class DaemonLock:
         if self._conn is not None:
             # Closing only returns the connection to the pool, session (and lock) intact.
             with contextlib.suppress(Exception):
-                await self._conn.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                         {"key": ADVISORY_KEY})
+                unlock = "pg_advisory_unlock_shared" if self._shared else "pg_advisory_unlock"
+                await self._conn.execute(text(f"SELECT {unlock}(:key)"), {"key": ADVISORY_KEY})
                 await self._conn.commit()
             with contextlib.suppress(Exception):
                 await self._conn.close()
@@ -95,8 +102,19 @@ class DaemonLock:
 
 
 @asynccontextmanager
-async def daemon_lock(engine: AsyncEngine) -> AsyncIterator[DaemonLock]:
-    """Hold the database's daemon lock for the block; ``DatabaseInUse`` if another holds it."""
+async def daemon_lock(engine: AsyncEngine, *, shared: bool = False
+                      ) -> AsyncIterator[DaemonLock]:
+    """Hold the database's daemon lock for the block; ``DatabaseInUse`` if another holds it.
+    ``shared`` (cluster replicas, PostgreSQL only): any number of replicas hold it together,
+    and a single-process daemon, which takes it alone, is refused while they do (and they
+    while it does)."""
+    if shared:
+        lock = DaemonLock(engine, await _take_advisory(engine, shared=True), shared=True)
+        try:
+            yield lock
+        finally:
+            await lock.close()
+        return
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if not database or database == ":memory:":
@@ -136,8 +154,8 @@ def _file_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-async def _take_advisory(engine: AsyncEngine, stale: int | None = None
-                        ) -> tuple[AsyncConnection, int]:
+async def _take_advisory(engine: AsyncEngine, stale: int | None = None, *,
+                         shared: bool = False) -> tuple[AsyncConnection, int]:
     """A connection holding the advisory lock, and its backend pid; the caller closes it to
     release the lock. ``stale``: the backend pid of this lock's previous session."""
     try:
@@ -150,13 +168,13 @@ async def _take_advisory(engine: AsyncEngine, stale: int | None = None
             await conn.execute(text("SELECT set_config('application_name', :name, false)"),
                                {"name": holder_name()[:63]})
             backend = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-            holder = await _try_lock(conn)
+            holder = await _try_lock(conn, shared=shared)
             if holder is not None and stale is not None and holder[1] == stale:
                 # This lock's own session from before an outage, which the server has not
                 # noticed yet (a silent network keeps it for hours): end it, take the lock.
                 await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": stale})
                 for _ in range(20):
-                    holder = await _try_lock(conn)
+                    holder = await _try_lock(conn, shared=shared)
                     if holder is None or holder[1] != stale:
                         break
                     await asyncio.sleep(0.1)
@@ -175,10 +193,12 @@ async def _take_advisory(engine: AsyncEngine, stale: int | None = None
     return conn, backend
 
 
-async def _try_lock(conn: AsyncConnection) -> tuple[str, int, str | None] | None:
+async def _try_lock(conn: AsyncConnection, *, shared: bool = False
+                    ) -> tuple[str, int, str | None] | None:
     """None if this session now holds the lock; else (application_name, pid, address) of the
     session that does."""
-    taken = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+    take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+    taken = (await conn.execute(text(f"SELECT {take}(:key)"),
                                 {"key": ADVISORY_KEY})).scalar_one()
     if taken:
         return None
@@ -191,6 +211,77 @@ async def _try_lock(conn: AsyncConnection) -> tuple[str, int, str | None] | None
     if row is None:
         return ("", 0, None)  # released meanwhile; the caller reports "a session"
     return str(row[0] or ""), int(row[1]), row[2]
+
+
+class SoleLock:
+    """At most one holder among the processes on a database: a session advisory lock on a
+    connection kept while held. When the holder dies its session ends and another process
+    takes the lock at its next ``held()``."""
+
+    def __init__(self, engine: AsyncEngine, key: int) -> None:
+        self._engine = engine
+        self._key = key
+        self._conn: AsyncConnection | None = None
+
+    async def held(self) -> bool:
+        """Whether this process holds the lock now (taking it if free). Never raises."""
+        try:
+            async with asyncio.timeout(VERIFY_TIMEOUT):
+                if self._conn is not None:
+                    try:
+                        await self._conn.execute(text("SELECT 1"))
+                        await self._conn.rollback()
+                        return True
+                    except (SQLAlchemyError, OSError):
+                        await self._drop()
+                conn = await self._engine.connect()
+                try:
+                    taken = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                                     {"key": self._key})).scalar_one())
+                    await conn.commit()
+                except BaseException:
+                    await conn.invalidate()
+                    raise
+                if taken:
+                    self._conn = conn
+                else:
+                    await conn.close()
+                return taken
+        except Exception as exc:
+            log.debug("lock %x not taken: %s", self._key, _first_line(exc))
+            return False
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Closed, not pooled: the session, and the lock with it, ends here.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        await self._drop()
+
+
+@asynccontextmanager
+async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Cluster start-up, one replica at a time: the first migrates and syncs while the others
+    wait here (PostgreSQL's session advisory lock, dropped if its holder dies)."""
+    try:
+        conn = await engine.connect()
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_KEY})
+        await conn.commit()
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageUnavailable(f"cannot take the start-up lock: {_first_line(exc)}") from exc
+    try:
+        yield
+    finally:
+        # Closed, not returned to the pool: the session, and its lock, end here.
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        with contextlib.suppress(Exception):
+            await conn.close()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -36,6 +36,11 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+async def current(engine: AsyncEngine) -> str | None:
+    """The stored schema revision (None: an empty database)."""
+    return await _stored_revision(engine)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head", *, replay: bool = False) -> None:
     """Bring the database to ``revision`` (idempotent). An empty database gets the newest
     schema directly unless ``replay`` asks for every migration script to run."""

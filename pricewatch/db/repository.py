@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pricewatch.db.evidence import bounded, evidence_ids
@@ -35,6 +35,14 @@ async def _insert_batched(conn: AsyncConnection, table: Table,
             batch = []
     if batch:
         await conn.execute(insert(table), batch)
+
+
+async def stored_slots(conn: AsyncConnection, wanted: Sequence[tuple[int, int]]
+                       ) -> set[tuple[int, int]]:
+    """Which (offer id, slot) pairs have a stored check (cluster mode)."""
+    found = await conn.execute(select(checks.c.offer_id, checks.c.slot).where(
+        tuple_(checks.c.offer_id, checks.c.slot).in_(list(wanted))))
+    return {(int(row[0]), int(row[1])) for row in found}
 
 
 async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime
@@ -139,16 +147,49 @@ class PendingCheck:
     check: Check
     etag: str | None = None
     last_modified: str | None = None
+    slot: int | None = None  # cluster mode: the slot it was planned for (epoch ms)
+
+
+def _insert_checks(conn: AsyncConnection, slotted: bool) -> Any:
+    """INSERT INTO checks; for slotted checks (cluster mode) a second row for an (offer, slot)
+    already stored is dropped, as a check retried after its replica was thought dead."""
+    if not slotted:
+        return insert(checks)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    return upsert(checks).on_conflict_do_nothing(index_elements=[checks.c.offer_id,
+                                                                 checks.c.slot],
+                                                 index_where=checks.c.slot.isnot(None))
+
+
+async def _slots_not_stored(conn: AsyncConnection,
+                            pending: Sequence[PendingCheck]) -> Sequence[PendingCheck]:
+    """The batch without checks whose (offer, slot) is stored already (a slice retried after
+    its replica died): dropped before the insert so that the per-day rollup, written from
+    the same batch, never counts a check the table did not take. ON CONFLICT still guards
+    against two replicas racing on one slot."""
+    stored = await stored_slots(conn, [(p.offer_id, p.slot) for p in pending
+                                       if p.slot is not None])
+    if not stored:
+        return pending
+    return [p for p in pending if p.slot is None or (p.offer_id, p.slot) not in stored]
 
 
 async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) -> None:
     """Write checks in one executemany, and the offers' validators/titles they carry."""
     if not pending:
         return
+    slotted = any(p.slot is not None for p in pending)
+    if slotted:
+        pending = await _slots_not_stored(conn, pending)
+        if not pending:
+            return
     texts = {p.check.evidence: bounded(p.check.evidence) for p in pending if p.check.evidence}
     ids = await evidence_ids(conn, {t for t in texts.values() if t})
     await conn.execute(
-        insert(checks),
+        _insert_checks(conn, slotted),
         [
             {
                 "offer_id": p.offer_id,
@@ -165,6 +206,7 @@ async def insert_checks(conn: AsyncConnection, pending: Sequence[PendingCheck]) 
                 "error": p.check.error,
                 "evidence_id": ids.get(texts.get(p.check.evidence) or "")
                 if p.check.evidence else None,
+                "slot": p.slot,
             }
             for p in pending
         ],

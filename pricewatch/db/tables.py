@@ -157,8 +157,13 @@ checks = Table(
     # check pays an integer for it, not the text. No foreign key: adding one would make
     # SQLite rebuild the whole checks table in the migration.
     Column("evidence_id", BigID),
+    # Cluster mode: the slot (epoch milliseconds) this check was planned for; None otherwise.
+    Column("slot", BigInteger),
 )
 
+# Cluster mode: a slot retried after its replica died is never stored twice.
+Index("uq_checks_offer_slot", checks.c.offer_id, checks.c.slot, unique=True,
+      postgresql_where=checks.c.slot.isnot(None), sqlite_where=checks.c.slot.isnot(None))
 # "History of one offer over time" is the query every chart, alert and status page makes.
 Index("ix_checks_offer_id_observed_at", checks.c.offer_id, checks.c.observed_at)
 # The web UI (pricewatch.db.history): lowest/highest ever and when they were seen are seeks,

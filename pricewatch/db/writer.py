@@ -44,7 +44,7 @@ def unstorable(pending: PendingCheck, reason: str) -> PendingCheck:
         check.offer_key, check.observed_at, Outcome.ERROR, http_status=check.http_status,
         duration_ms=check.duration_ms, attempts=check.attempts,
         error=f"{getattr(check.outcome, 'value', check.outcome)} result could not be stored: "
-              f"{reason}"[:1000]))
+              f"{reason}"[:1000]), slot=pending.slot)
 
 
 class CheckWriter:

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pricewatch.alerts import Alert
+from pricewatch.alerts.dispatch import Claim
 from pricewatch.alerts.feed import AlertFeed
 from pricewatch.alerts.service import AlertService
 from pricewatch.config import Settings
@@ -100,13 +101,15 @@ class Recorder:
         self._configured = configured  # False: removed by a reload while it ran
         self._on_check = on_check
 
-    def record(self, offer: Offer, result: CheckResult, *, offer_id: int | None = None) -> None:
+    def record(self, offer: Offer, result: CheckResult, *, offer_id: int | None = None,
+               slot: int | None = None) -> None:
         """Record one check. ``offer_id`` is the id the check started with: a reload may have
-        removed the offer meanwhile, and its check is still a row."""
+        removed the offer meanwhile, and its check is still a row; ``slot``: the cluster
+        slot it was planned for."""
         check = result.check
         oid = self.ids.get(offer.key) if offer_id is None else offer_id
         if oid is not None:
-            self.writer.add(PendingCheck(oid, check, result.etag, result.last_modified))
+            self.writer.add(PendingCheck(oid, check, result.etag, result.last_modified, slot))
         else:
             log.error("check of %s has no offer id; not stored", offer.key)
         if self.state is not None:
@@ -128,12 +131,12 @@ class Recorder:
             self._on_check(offer, result)
 
     def cancelled(self, offer: Offer, started: datetime, *, offer_id: int | None = None,
-                  reason: str = "cancelled by shutdown") -> None:
+                  reason: str = "cancelled by shutdown", slot: int | None = None) -> None:
         """Record a check that was cut short: it started, so it has a row."""
         ms = int((utcnow() - started).total_seconds() * 1000)
         self.record(offer, CheckResult(Check(offer.key, started, Outcome.CANCELLED,
                                              duration_ms=max(ms, 0), error=reason)),
-                    offer_id=offer_id)
+                    offer_id=offer_id, slot=slot)
 
     def take_window(self) -> Summary:
         window, self.window = self.window, Summary(keep=0)
@@ -166,14 +169,18 @@ async def recording(
     extractor: Extractor | None = None,
     raised: list[Alert] | None = None,
     alert_grace: float = ALERT_GRACE,
+    delivery: tuple[Claim, float] | None = None,
 ) -> AsyncIterator[Recording]:
     """Start fetcher, extractor (``extractor``, started by the caller, or one of the config's
     ``workers`` started here), writer and alerts; on leaving, write what is left,
     judge it, deliver due alerts (each bounded by its grace) and stop them. ``offer_of`` is the
     current config's offer for a key (None once a reload removed it); alerts raised are
-    appended to ``raised``."""
+    appended to ``raised``; ``delivery``: (the claim, poll seconds) of a cluster replica, which
+    delivers alerts only while it holds the claim."""
+    claim, poll = delivery if delivery is not None else (None, 30.0)
     alerts = AlertService(settings, engine, grace=alert_grace,
-                          registry=None if metrics is None else metrics.registry)
+                          registry=None if metrics is None else metrics.registry,
+                          claim=claim, poll_interval=poll)
     feed = AlertFeed(alerts, offer_of, raised=raised)
     writer = CheckWriter(engine, on_flushed=feed.stored,
                          on_write=None if metrics is None else metrics.observe_write)

@@ -43,6 +43,19 @@ def validate_cron(expression: str) -> None:
         raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
 
 
+def cron_times(expression: str, timezone: str, start: datetime, end: datetime
+               ) -> list[datetime]:
+    """The crontab line's fire times in [start, end)."""
+    trigger = CronTrigger.from_crontab(expression, timezone=timezone)
+    out: list[datetime] = []
+    at = trigger.get_next_fire_time(None, start - timedelta(microseconds=1))
+    while at is not None and at < end:
+        if at >= start:
+            out.append(at)
+        at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    return out
+
+
 def next_slot(anchor: float, interval: float, now: float) -> float:
     """The first slot of the grid ``anchor + k * interval`` (k >= 0) after ``now``. A run's
     jitter is added to its slot and never feeds the next one (jitter is in [0, spread), so

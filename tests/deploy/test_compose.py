@@ -16,6 +16,7 @@ import yaml
 from tests.deploy.support import (
     COMPOSE,
     COMPOSE_BROWSER,
+    COMPOSE_CLUSTER,
     COMPOSE_DEMO,
     COMPOSE_POSTGRES_PORT,
     COMPOSE_SCHEMA,
@@ -35,6 +36,7 @@ VARIANTS = {
     "demo": [COMPOSE, COMPOSE_DEMO],
     "postgres-port": [COMPOSE, COMPOSE_POSTGRES_PORT],
     "browser": [COMPOSE, COMPOSE_BROWSER],
+    "cluster": [COMPOSE, COMPOSE_CLUSTER],
 }
 PASSWORDS = {"GRAFANA_ADMIN_PASSWORD": "not-admin", "POSTGRES_PASSWORD": "pg-secret"}
 # The header of config.example.yaml explains the syntax with these names; they are not settings.
@@ -45,10 +47,11 @@ class _ComposeLoader(yaml.SafeLoader):
     """Reads Compose's merge tags (!override, !reset) as the plain values they carry."""
 
 
-_ComposeLoader.add_constructor("!override", lambda loader, node: (
-    loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
-    else loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
-    else loader.construct_scalar(node)))  # type: ignore[arg-type]
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, lambda loader, node: (
+        loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+        else loader.construct_scalar(node)))  # type: ignore[arg-type]
 
 
 def _compose(tmp_path: Path, files: list[Path], *args: str, dotenv: str | None = None,
@@ -134,7 +137,7 @@ def test_env_example_names_every_config_variable() -> None:
 
 
 @pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEMO, COMPOSE_POSTGRES_PORT,
-                                  COMPOSE_BROWSER])
+                                  COMPOSE_BROWSER, COMPOSE_CLUSTER])
 def test_files_match_the_compose_spec_schema(path: Path) -> None:
     """The files as written validate against the compose-spec JSON schema."""
     schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
@@ -258,6 +261,21 @@ def test_mounted_files_exist_and_prometheus_scrapes_the_service() -> None:
                for sc in job["static_configs"] for t in sc["targets"]}
     assert targets == {"pricewatch:9108"}
     assert any(p.endswith(":9108") for p in services["pricewatch"]["ports"])
+
+
+def test_cluster_override_scales_replicas_prometheus_finds_them(tmp_path: Path) -> None:
+    """The cluster variant runs `run --cluster`, publishes no host port (so `--scale
+    pricewatch=3` does not collide), and Prometheus discovers every replica by DNS."""
+    services = _resolved(tmp_path, "cluster")["services"]
+    service = services["pricewatch"]
+    assert "--cluster" in service["command"]
+    assert not service.get("ports")
+    mounts = {v["source"].rsplit("/", 1)[-1] for v in services["prometheus"]["volumes"]}
+    assert {"prometheus.yml", "rules.yml"} <= mounts
+    config = load_yaml(PROMETHEUS_DIR / "cluster" / "prometheus.yml")
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "pricewatch")
+    assert job["dns_sd_configs"][0]["names"] == ["pricewatch"]
+    assert job["dns_sd_configs"][0]["port"] == 9108
 
 
 def test_env_example_documents_every_variable() -> None:

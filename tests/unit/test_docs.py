@@ -40,6 +40,7 @@ def test_example_config_is_valid_and_covers_every_option() -> None:
               config.ServerConfig, config.DatabaseConfig, config.StoreConfig,
               config.ProductConfig, config.OfferConfig, config.TimeoutsConfig,
               config.RetryConfig, config.CircuitBreakerConfig, config.ListingConfig,
+              config.ClusterConfig,
               BrowserConfig, StepConfig]  # the browser fetcher's (config/browser.py)
     missing = [f"{m.__name__}.{name}" for m in models for name in m.model_fields
                if not re.search(rf"^\s*#?\s*-?\s*{name}:", text, re.MULTILINE)]

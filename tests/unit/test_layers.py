@@ -10,8 +10,9 @@ PACKAGE = ROOT / "pricewatch"
 
 # Higher imports lower, never the other way; packages of one rank never import each other.
 RANK = {
-    "__main__": 9,
-    "cli": 8,
+    "__main__": 10,
+    "cli": 9,
+    "cluster": 8,  # cluster mode: the job engine's replica, built on runtime's parts
     "runtime": 7,
     # The crawl of `pricewatch discover`, on fetch + extract; below runtime, whose daemon
     # re-crawls watched listings with it (runtime/listings.py).
@@ -107,3 +108,18 @@ def test_every_listed_exception_still_exists() -> None:
     """An exception no longer needed is removed from the list, so the list stays the truth."""
     stale = EXCEPTIONS - _upward(_arrows())
     assert not stale, f"no longer imported, remove from EXCEPTIONS: {sorted(stale)}"
+
+
+def test_only_the_cluster_package_imports_the_job_engine() -> None:
+    """Procrastinate and psycopg (the optional cluster extra) are imported by pricewatch/cluster
+    alone, so every other mode runs without them installed."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "cluster" and path.parent.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[0] in ("procrastinate", "psycopg", "psycopg_pool")]
+    assert offenders == []

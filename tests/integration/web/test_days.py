@@ -190,3 +190,20 @@ async def test_sqlite_long_ranges_keep_extremes(sqlite_days: Stored) -> None:
 async def test_postgres_long_ranges_keep_extremes(postgres_days: Stored) -> None:
     """On PostgreSQL: see ``long_ranges_keep_extremes``."""
     await long_ranges_keep_extremes(postgres_days)
+
+
+async def test_a_retried_slot_is_neither_stored_nor_counted_twice(
+        sqlite_days: Stored) -> None:
+    """Cluster mode: a slice retried after its replica died may bring a check for a slot that
+    is stored already; the table keeps one row and the day's summary counts it once."""
+    engine, oid, rows = sqlite_days
+    at = rows[-1].observed_at + timedelta(minutes=5)
+    first = Check(rows[-1].offer_key, at, Outcome.OK, price=Decimal("12.34"),
+                  currency="USD", in_stock=True)
+    again = replace(first, observed_at=at + timedelta(seconds=1), price=Decimal("99.99"))
+    slot = int(at.timestamp() * 1000)
+    for check in (first, again):
+        async with engine.begin() as conn:
+            await insert_checks(conn, [PendingCheck(oid, check, slot=slot)])
+    rows.append(first)
+    assert await stored_days(engine) == reference(rows)
