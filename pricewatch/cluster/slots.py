@@ -1,6 +1,6 @@
 """One planning window's due slots, as the jobs that check them.
 
-An offer's slots are the single-process daemon's grid (``schedule.phases``: offers of one
+An offer's slots are the single-process daemon's grid (``schedule.grid_phases``: offers of one
 interval spread evenly over it, anchored to the epoch), so switching modes keeps the rhythm.
 Windows ``[start, start + plan_every)`` tile time and each is planned once for the cluster, so
 every slot is in exactly one window. Jitter is a hash of (offer, slot): any replica would
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from pricewatch.models import Offer
-from pricewatch.runtime.schedule import cron_times, phases
+from pricewatch.runtime.schedule import cron_times, grid_phases
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +43,7 @@ def _unit(key: str, slot: int) -> float:
 def window(offers: Sequence[Offer], start: float, end: float, *, jitter: float) -> list[Slot]:
     """Every slot of ``offers`` in [start, end) (epoch seconds), in run order. A host with
     ``per_host_concurrency`` n gets n lanes (locks ``host#0`` ... ``host#n-1``), dealt in turn."""
-    by_interval: dict[float, list[str]] = {}
-    for offer in offers:
-        if offer.cron is None:
-            by_interval.setdefault(offer.interval, []).append(offer.key)
-    phase: dict[str, float] = {}
-    for interval, keys in by_interval.items():
-        phase.update(phases(keys, interval))
+    phase = grid_phases(offers)
     planned: list[tuple[float, str, int, Offer]] = []
     for offer in offers:
         if offer.cron is not None:

@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -100,9 +101,20 @@ def phases(keys: Iterable[str], interval: float) -> dict[str, float]:
     return {key: (rank + 0.5) / n * interval for rank, key in enumerate(ordered)}
 
 
-def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> list[Plan]:
-    """Plan every offer's first runs (see the module docstring)."""
-    offers = list(offers)
+class Gridded(Protocol):
+    """What places an offer on the grid: its key and interval, unless it has a cron."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def interval(self) -> float: ...
+    @property
+    def cron(self) -> str | None: ...
+
+
+def grid_phases(offers: Iterable[Gridded]) -> dict[str, float]:
+    """Each interval offer's phase: the offers of one interval spread evenly over it. The
+    daemon and the cluster's planner share it, so both put a slot at the same instant."""
     by_interval: dict[float, list[str]] = {}
     for offer in offers:
         if offer.cron is None:
@@ -110,6 +122,13 @@ def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> lis
     phase: dict[str, float] = {}
     for interval, keys in by_interval.items():
         phase.update(phases(keys, interval))
+    return phase
+
+
+def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> list[Plan]:
+    """Plan every offer's first runs (see the module docstring)."""
+    offers = list(offers)
+    phase = grid_phases(offers)
 
     plans: list[Plan] = []
     overdue: list[tuple[Due, datetime]] = []
