@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -51,23 +52,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+@asynccontextmanager
+async def scratch_postgres(prefix: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database named ``prefix_*``, dropped afterwards (skips, or
+    fails in CI, when PostgreSQL is unreachable)."""
     try:
         admin = await asyncpg.connect(PG_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("PRICEWATCH_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL required but unreachable at {PG_DSN}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_DSN}: {exc}")
-    name = f"pricewatch_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        base = PG_DSN.rsplit("/", 1)[0]
-        yield f"{base}/{name}"
+        yield f"{PG_DSN.rsplit('/', 1)[0]}/{name}"
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    async with scratch_postgres("pricewatch_test") as url:
+        yield url
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], within: float, what: str) -> None:

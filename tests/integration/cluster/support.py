@@ -4,23 +4,20 @@ every request, and the rows the replicas stored."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import pytest
 from aiohttp import web
 
-from tests.conftest import PG_DSN
+from tests.conftest import scratch_postgres
 
 CLUSTER = ("cluster: {enabled: true, plan_every: 2s, heartbeat: 0.5s, stalled_after: 2s, "
            "poll: 0.2s}")
@@ -29,22 +26,9 @@ CLUSTER = ("cluster: {enabled: true, plan_every: 2s, heartbeat: 0.5s, stalled_af
 RETRY_BOUND = 2.0 + 1.0 + 0.2 + 1.0  # + one second for the sweep's own job to be fetched
 
 
-@asynccontextmanager
-async def cluster_database() -> AsyncIterator[str]:
+def cluster_database() -> AbstractAsyncContextManager[str]:
     """An empty PostgreSQL database named cluster_test_*, dropped afterwards."""
-    try:
-        admin = await asyncpg.connect(PG_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("PRICEWATCH_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_DSN}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_DSN}: {exc}")
-    name = f"cluster_test_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    return scratch_postgres("cluster_test")
 
 
 @dataclass
