@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from selectolax.lexbor import LexborNode
+
 from pricewatch.discover.urls import Scope, canonical
 from pricewatch.extract.candidates import Report
 from pricewatch.extract.document import Document
@@ -18,12 +20,15 @@ from pricewatch.models import Extraction, ExtractSpec
 
 # Structured data that names a product and its offer: the page is that product's.
 _STRUCTURED = frozenset(["jsonld", "microdata", "rdfa", "opengraph", "meta"])
-# A visible price counts only right below the page's main heading and inside the block that
-# holds the heading and the buy button; one the page repeats among other amounts (a listing's
-# tiles) never does. A listing's prices sit beside their own cards' names, and the resolver
-# leaves a page of several of them ambiguous anyway.
-_VISIBLE_NEEDS = ("near_heading", "main_block")
+# A visible price counts only right below the page's main heading, and inside the block that
+# holds the heading and the buy button (a page without a buy button has no such block: there,
+# when no link shares the amount's small box, see _in_linked_card). One the page repeats among
+# other amounts (a listing's tiles) never does. A listing's prices sit beside their own
+# cards' names, and the resolver leaves a page of several of them ambiguous anyway.
+_NEAR = "near_heading"
+_BLOCK = "main_block"
 _LISTING = "repeated"
+_CARD_DEPTH = 3  # ancestors of the amount searched for a card's link
 _AUTO = ExtractSpec()
 
 
@@ -95,6 +100,24 @@ def is_product(report: Report) -> bool:
         if c.extractor != "heuristic" or c.price != result.price:
             continue
         cues = {name for name, value in c.cues if value > 0}
-        if all(n in cues for n in _VISIBLE_NEEDS) and _LISTING not in cues:
+        if _NEAR not in cues or _LISTING in cues:
+            continue
+        if _BLOCK in cues or (c.element is not None and not _in_linked_card(c.element)):
             return True
+    return False
+
+
+def _in_linked_card(el: LexborNode) -> bool:
+    """Whether the amount sits in a small box that also links to another page: a listing's
+    card (name linked to the product, price beside it). A product page's buy box holds no
+    such link, even where the page has no buy button to mark the product's block."""
+    node = el.parent
+    for _ in range(_CARD_DEPTH):
+        if node is None or node.tag in ("body", "html"):
+            return False
+        for link in node.css("a[href]"):
+            href = (link.attributes.get("href") or "").strip()
+            if href and not href.startswith(("#", "javascript:")):
+                return True
+        node = node.parent
     return False
