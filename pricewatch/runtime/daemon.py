@@ -191,15 +191,6 @@ class Daemon:
         """Re-read the config; apply it if valid. Returns whether it was applied."""
         return await self.reloader.reload()
 
-    @property
-    def last_reload_error(self) -> str | None:
-        """The last rejected reload's message (the web UI shows it until a reload works)."""
-        return self.reloader.last_error
-
-    @property
-    def last_reload_error_at(self) -> datetime | None:
-        return self.reloader.last_error_at
-
     def _apply_target(self) -> Apply | None:
         running = self._running
         return None if running is None else running.apply
