@@ -181,15 +181,16 @@ class Replica:
         task.add_done_callback(self._reloads.discard)
 
     def _apply_target(self) -> Apply | None:
-        return None if self._parts is None else self._apply
+        parts = self._parts
+        if parts is None:
+            return None
+        return lambda new: self._apply(parts, new)
 
-    async def _apply(self, new: Settings) -> None:
+    async def _apply(self, parts: _Parts, new: Settings) -> None:
         """Apply a valid config, all or nothing: alert channels first (a bad one raises before
         anything changed), then the catalogue, synced under the start-up lock as at start-up,
         then this replica's offers, which its next planning run and every slice from now on
         use. A slice already running checks a removed offer no more (its next check looks)."""
-        parts = self._parts
-        assert parts is not None  # _apply_target gives it only while running
         old = self.settings
         warn_restart_only(old, new, ("database", "server", "cluster"))
         wanted = {o.key: o for o in new.offers()}
