@@ -18,7 +18,7 @@ from pricewatch.db import migrate
 from pricewatch.db.engine import create_engine, probe_sqlite
 from pricewatch.db.errors import first_line, mapped
 from pricewatch.db.ids import OfferIds
-from pricewatch.db.repository import latest_checks, sync_catalog, validators
+from pricewatch.db.repository import latest_checks, removed_offer_ids, sync_catalog, validators
 from pricewatch.db.repository import stored_slots as repository_stored_slots
 from pricewatch.models import Offer, Previous
 from pricewatch.redact import mask_url
@@ -101,6 +101,13 @@ async def ping(engine: AsyncEngine, *, within: float = 2.0) -> str | None:
     except Exception as exc:  # whatever the driver raises, /readyz reports it, masked
         return f"unreachable: {type(exc).__name__}: {first_line(exc)}"
     return None
+
+
+async def removed_offers(engine: AsyncEngine) -> set[int]:
+    """The ids of the offers a sync marked removed (cluster mode: another replica's reload)."""
+    with mapped("cannot read the catalogue"):
+        async with engine.connect() as conn:
+            return await removed_offer_ids(conn)
 
 
 async def stored_slots(engine: AsyncEngine, wanted: list[tuple[int, int]]

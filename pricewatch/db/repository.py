@@ -45,6 +45,12 @@ async def stored_slots(conn: AsyncConnection, wanted: Sequence[tuple[int, int]]
     return {(int(row[0]), int(row[1])) for row in found}
 
 
+async def removed_offer_ids(conn: AsyncConnection) -> set[int]:
+    """The ids of offers the catalogue marks removed (``active`` false)."""
+    found = await conn.execute(select(offers.c.id).where(offers.c.active.is_(False)))
+    return {int(row[0]) for row in found}
+
+
 async def sync_catalog(conn: AsyncConnection, wanted: Sequence[Offer], now: datetime
                        ) -> OfferIds:
     """Make products/offers match the config: add new ones, update changed ones, mark the rest

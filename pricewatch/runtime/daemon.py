@@ -20,20 +20,18 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pricewatch.config import Settings, load
+from pricewatch.config import Settings
 from pricewatch.db import migrate
 from pricewatch.db.database import load_previous, open_database, ping, sync
 from pricewatch.db.lock import DaemonLock, daemon_lock
 from pricewatch.db.repository import latest_checks
-from pricewatch.errors import ConfigError, PricewatchError, StorageError
 from pricewatch.models import Offer, plain
 from pricewatch.redact import mask_url
 from pricewatch.runtime.lanes import Lanes
@@ -47,12 +45,12 @@ from pricewatch.runtime.recorder import (
     recording,
     require_browser,
 )
+from pricewatch.runtime.reload import Apply, Reloader, warn_restart_only
 from pricewatch.runtime.schedule import Due, Scheduler, plan
 from pricewatch.runtime.web import OfferStatus, make_app, serve
 
 log = logging.getLogger(__name__)
 
-CONFIG_POLL = 2.0
 SUMMARY_EVERY = 60.0
 HOUSEKEEPING_EVERY = 5.0
 STUCK_WRITES = 30.0  # /readyz fails when a check has waited this long to be written
@@ -66,14 +64,12 @@ class Daemon:
         self.settings = settings
         self.metrics = Metrics(registry or CollectorRegistry())
         self.port: int | None = None  # the bound server port, once serving
-        self.last_reload_error: str | None = None  # the web UI shows it until a reload works
-        self.last_reload_error_at: datetime | None = None
         self.offers: dict[str, Offer] = {o.key: o for o in settings.offers()}  # by key
+        self.reloader = Reloader(settings.source, self.metrics, target=self._apply_target,
+                                 offers=lambda: self.offers)
         self._handle_signals = handle_signals
         self._stop = asyncio.Event()
         self._signals = 0
-        self._config_stamp = self._stamp()
-        self._reload_lock = asyncio.Lock()
         self._running: _Running | None = None  # the started parts, while run() runs
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -126,7 +122,7 @@ class Daemon:
         if not server.enabled:
             return None
         app = make_app(self.metrics.registry, self.readiness, self.status, engine=engine,
-                       reload_error=self._reload_problem, auth=server.auth)
+                       reload_error=self.reloader.problem, auth=server.auth)
         runner, self.port = await serve(app, server.host, server.port)
         log.info("serving /metrics on http://%s:%d", server.host, self.port)
         return runner
@@ -187,78 +183,17 @@ class Daemon:
 
     # -- reload --------------------------------------------------------------------------------
 
-    def _stamp(self) -> tuple[float, int] | None:
-        source = self.settings.source
-        if source is None:
-            return None
-        try:
-            st = Path(source).stat()
-        except OSError:
-            return None
-        return st.st_mtime, st.st_size
-
     async def watch_config(self) -> None:
         """Reload when the file changes; survives anything a reload can raise."""
-        while True:
-            await asyncio.sleep(CONFIG_POLL)
-            stamp = self._stamp()
-            if stamp is not None and stamp != self._config_stamp:
-                log.info("config file changed: reloading")
-                try:
-                    await self.reload()
-                except Exception:
-                    log.exception("config reload failed unexpectedly; still running the "
-                                  "previous config")
+        await self.reloader.watch()
 
     async def reload(self) -> bool:
         """Re-read the config; apply it if valid. Returns whether it was applied."""
-        async with self._reload_lock:
-            self._config_stamp = self._stamp()
-            source = self.settings.source
-            running = self._running
-            if source is None or running is None:
-                return False
-            try:
-                new = load(source)
-                self._require_products(new, source)
-                require_browser(new)
-            except ConfigError as exc:
-                return self._rejected("config reload rejected; still running the previous "
-                                      f"config:\n{exc}", str(exc))
-            try:
-                await running.apply(new)
-            except PricewatchError as exc:
-                what = "database" if isinstance(exc, StorageError) else "alerts"
-                return self._rejected(f"config reload failed ({what}); still running the "
-                                      f"previous config: {exc}", str(exc))
-            self.last_reload_error = None
-            self.last_reload_error_at = None
-            self.metrics.reload_success.set(time.time())
-            return True
+        return await self.reloader.reload()
 
-    def _require_products(self, new: Settings, source: Path) -> None:
-        # An editor that truncates before writing, or a half-written file, must not unschedule
-        # every offer; a config that means "no products" says `products: []`.
-        if new.products_line is None and self.offers:
-            raise ConfigError("no `products:` in the file (empty or truncated?); "
-                              f"{len(self.offers)} offers would be dropped. Write "
-                              "`products: []` to run with none", file=str(source), line=1)
-
-    def _reload_problem(self) -> str | None:
-        """The web UI's banner: the last rejected reload's message and when, None once one
-        applies."""
-        if self.last_reload_error is None:
-            return None
-        at = self.last_reload_error_at
-        when = "" if at is None else f" (rejected {at:%Y-%m-%d %H:%M:%S} UTC)"
-        return f"{self.last_reload_error}{when}"
-
-    def _rejected(self, message: str, short: str) -> bool:
-        self.metrics.reload_failures.inc()
-        self.last_reload_error = short
-        self.last_reload_error_at = datetime.now(UTC)
-        log.error("%s", message)
-        return False
+    def _apply_target(self) -> Apply | None:
+        running = self._running
+        return None if running is None else running.apply
 
     # -- views -----------------------------------------------------------------------------
 
@@ -406,12 +341,7 @@ class _Running:
         Checks in flight on removed offers finish and are recorded under their old id."""
         daemon = self.daemon
         old = daemon.settings
-        for name in ("database", "server"):
-            if getattr(old.model, name) != getattr(new.model, name):
-                log.warning("changed `%s` settings take effect at the next restart", name)
-        if old.model.http != new.model.http:
-            log.warning("changed `http` settings apply to requests now; the global limits "
-                        "(concurrency, max_bytes, retries) at the next restart")
+        warn_restart_only(old, new, ("database", "server"))
         wanted = {o.key: o for o in new.offers()}
         alerts = self.parts.alerts
         alerts.reconfigure(new)

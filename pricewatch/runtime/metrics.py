@@ -153,8 +153,10 @@ class Metrics:
                                        buckets=_LAG_BUCKETS, registry=r)
         self.runs_dropped = Counter("pricewatch_scheduler_dropped_runs",
                                     "Scheduled checks not made: the offer's previous check was "
-                                    "still running (overlap), or the run was later than "
-                                    "misfire_grace_time (misfire).", ["reason"], registry=r)
+                                    "still running (overlap), the run was later than "
+                                    "misfire_grace_time (misfire), or, in cluster mode, the "
+                                    "slot was stored already (done) or its offer removed by a "
+                                    "reload (removed).", ["reason"], registry=r)
         self.checks_skipped = Counter("pricewatch_checks_skipped",
                                       "Scheduled checks not made because their host could not "
                                       "keep up (host_backlog).", ["host", "reason"], registry=r)

@@ -32,9 +32,9 @@ async def test_empty_file_is_rejected_until_it_says_products_empty(
         await eventually(lambda: asyncio.sleep(0, len(rows(db)) >= 2), 30, "first checks")
         path.write_text("", encoding="utf-8")
         assert await daemon.reload() is False
-        assert daemon.last_reload_error is not None
-        assert daemon.last_reload_error.startswith(f"{path}:1: no `products:`")
-        assert daemon.last_reload_error_at is not None
+        assert daemon.reloader.last_error is not None
+        assert daemon.reloader.last_error.startswith(f"{path}:1: no `products:`")
+        assert daemon.reloader.last_error_at is not None
         assert len(daemon.offers) == 2
         before = len(rows(db))
         await eventually(lambda: asyncio.sleep(0, len(rows(db)) >= before + 2), 30,
@@ -42,7 +42,7 @@ async def test_empty_file_is_rejected_until_it_says_products_empty(
         daemon_config(path, [])  # `products: []`
         assert await daemon.reload() is True
         assert daemon.offers == {}
-        assert daemon.last_reload_error is None
+        assert daemon.reloader.last_error is None
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"{path}:1: no `products:` in the file" in logged
 

@@ -26,9 +26,9 @@ CLUSTER = ("cluster: {enabled: true, plan_every: 2s, heartbeat: 0.5s, stalled_af
 RETRY_BOUND = 2.0 + 1.0 + 0.2 + 1.0  # + one second for the sweep's own job to be fetched
 
 
-def cluster_database() -> AbstractAsyncContextManager[str]:
-    """An empty PostgreSQL database named cluster_test_*, dropped afterwards."""
-    return scratch_postgres("cluster_test")
+def cluster_database(prefix: str = "cluster_test") -> AbstractAsyncContextManager[str]:
+    """An empty PostgreSQL database named ``prefix``_*, dropped afterwards."""
+    return scratch_postgres(prefix)
 
 
 @dataclass
@@ -58,8 +58,9 @@ class Shop:
 
 
 def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "",
-                   intervals: Sequence[str] = ()) -> Path:
-    """One product per URL (ids p0, p1, ...); ``intervals``: the first offers' own."""
+                   intervals: Sequence[str] = (), ids: Sequence[str] = ()) -> Path:
+    """One product per URL (ids p0, p1, ..., or ``ids``); ``intervals``: the first offers'
+    own."""
     lines = [f'database: {{url: "{db}"}}', CLUSTER,
              "schedule: {interval: 2s, jitter: 0, shutdown_timeout: 1s}",
              "server: {host: 127.0.0.1, port: 0}",
@@ -70,7 +71,8 @@ def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "",
         lines.append(extra.rstrip("\n"))
     lines.append("products:")
     for i, url in enumerate(urls):
-        lines += [f"  - id: p{i}", f"    name: Product {i}", "    offers:",
+        pid = ids[i] if i < len(ids) else f"p{i}"
+        lines += [f"  - id: {pid}", f"    name: Product {pid}", "    offers:",
                   f"      - url: {url}", '        selector: ".price"']
         if i < len(intervals):
             lines.append(f"        interval: {intervals[i]}")
@@ -81,16 +83,17 @@ def cluster_config(path: Path, db: str, urls: Sequence[str], *, extra: str = "",
 class Replicas:
     """Replicas of one config as subprocesses, each logging to its own file."""
 
-    def __init__(self, config: Path, count: int) -> None:
-        self.config = config
+    def __init__(self, config: Path, count: int, *, configs: Sequence[Path] = ()) -> None:
+        """``configs``: a file per replica (a ConfigMap reaches pods at different times)."""
+        self.configs = list(configs) or [config] * count
         self.logs = [config.parent / f"replica{i}.log" for i in range(count)]
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        for log in self.logs:
+        for log, config in zip(self.logs, self.configs, strict=True):
             with log.open("wb") as out:
                 self.procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "pricewatch.cli", "run", "-c", str(self.config),
+                    [sys.executable, "-m", "pricewatch.cli", "run", "-c", str(config),
                      "--cluster"], stdout=out, stderr=subprocess.STDOUT))
 
     def text(self, i: int) -> str:
