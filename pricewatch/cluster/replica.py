@@ -45,13 +45,13 @@ from pricewatch.db.database import (
 )
 from pricewatch.db.lock import DELIVERY_KEY, DaemonLock, SoleLock, daemon_lock, startup_lock
 from pricewatch.errors import HandedOver, StorageError
-from pricewatch.models import Offer, plain
+from pricewatch.models import Offer
 from pricewatch.redact import mask_url
 from pricewatch.runtime.metrics import Metrics
 from pricewatch.runtime.pipeline import check_offer, utcnow
 from pricewatch.runtime.recorder import OfferState, Recording, needs_browser, recording
 from pricewatch.runtime.reload import Apply, Reloader, warn_restart_only
-from pricewatch.runtime.web import OfferStatus, make_app, serve
+from pricewatch.runtime.web import OfferStatus, make_app, offer_status, serve
 
 log = logging.getLogger(__name__)
 
@@ -346,22 +346,8 @@ class Replica:
         parts = self._parts
         if parts is None:
             return []
-        rows = []
-        for key, offer in self.offers.items():
-            last = parts.state.latest.get(key)
-            good = parts.state.previous.get(key)
-            priced = good.check if good is not None else None
-            rows.append(OfferStatus(
-                key=key, product=offer.product_name, store=offer.store, url=offer.url,
-                price=None if priced is None or priced.price is None
-                else str(plain(priced.price)),
-                currency=None if priced is None else priced.currency,
-                in_stock=None if priced is None else priced.in_stock,
-                priced_at=None if priced is None else priced.observed_at,
-                checked_at=None if last is None else last.observed_at,
-                outcome=None if last is None else last.outcome.value,
-                error=None if last is None else last.error, next_check=None))
-        return rows
+        return [offer_status(offer, parts.state.latest.get(key), parts.state.previous.get(key),
+                             None) for key, offer in self.offers.items()]
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         parts = self._parts

@@ -32,7 +32,7 @@ from pricewatch.db import migrate
 from pricewatch.db.database import load_previous, open_database, ping, sync
 from pricewatch.db.lock import DaemonLock, daemon_lock
 from pricewatch.db.repository import latest_checks
-from pricewatch.models import Offer, plain
+from pricewatch.models import Offer
 from pricewatch.redact import mask_url
 from pricewatch.runtime.lanes import Lanes
 from pricewatch.runtime.listings import ListingWatcher
@@ -47,7 +47,7 @@ from pricewatch.runtime.recorder import (
 )
 from pricewatch.runtime.reload import Apply, Reloader, warn_restart_only
 from pricewatch.runtime.schedule import Due, Scheduler, plan
-from pricewatch.runtime.web import OfferStatus, make_app, serve
+from pricewatch.runtime.web import OfferStatus, make_app, offer_status, serve
 
 log = logging.getLogger(__name__)
 
@@ -375,24 +375,9 @@ class _Running:
     # -- views and health ------------------------------------------------------------------
 
     def status(self) -> list[OfferStatus]:
-        rows = []
-        for key, offer in self.daemon.offers.items():
-            last = self.state.latest.get(key)
-            good = self.state.previous.get(key)
-            priced = good.check if good is not None else None
-            rows.append(OfferStatus(
-                key=key, product=offer.product_name, store=offer.store, url=offer.url,
-                price=None if priced is None or priced.price is None
-                else str(plain(priced.price)),
-                currency=None if priced is None else priced.currency,
-                in_stock=None if priced is None else priced.in_stock,
-                priced_at=None if priced is None else priced.observed_at,
-                checked_at=None if last is None else last.observed_at,
-                outcome=None if last is None else last.outcome.value,
-                error=None if last is None else last.error,
-                next_check=self.scheduler.next_run(key),
-            ))
-        return rows
+        return [offer_status(offer, self.state.latest.get(key), self.state.previous.get(key),
+                             self.scheduler.next_run(key))
+                for key, offer in self.daemon.offers.items()]
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         parts: dict[str, str] = {}

@@ -6,9 +6,17 @@ from aiohttp import web
 
 from pricewatch.errors import ServeError
 from pricewatch.runtime.web.app import make_app
-from pricewatch.runtime.web.status import OfferStatus, Readiness, ReloadError, Status
+from pricewatch.runtime.web.status import (
+    OfferStatus,
+    Readiness,
+    ReloadError,
+    Status,
+    offer_status,
+)
 
-__all__ = ["OfferStatus", "Readiness", "ReloadError", "Status", "make_app", "serve"]
+__all__ = [
+    "OfferStatus", "Readiness", "ReloadError", "Status", "make_app", "offer_status", "serve",
+]
 
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pricewatch.models import Check, Offer, Previous, plain
+
 # Returns (ready, {component: "ok" | reason}).
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
@@ -27,6 +29,23 @@ class OfferStatus:
     outcome: str | None
     error: str | None
     next_check: datetime | None
+
+
+def offer_status(offer: Offer, last: Check | None, good: Previous | None,
+                 next_check: datetime | None) -> OfferStatus:
+    """The row for ``offer``: its newest check, the last good one and when it is next due."""
+    priced = good.check if good is not None else None
+    return OfferStatus(
+        key=offer.key, product=offer.product_name, store=offer.store, url=offer.url,
+        price=None if priced is None or priced.price is None else str(plain(priced.price)),
+        currency=None if priced is None else priced.currency,
+        in_stock=None if priced is None else priced.in_stock,
+        priced_at=None if priced is None else priced.observed_at,
+        checked_at=None if last is None else last.observed_at,
+        outcome=None if last is None else last.outcome.value,
+        error=None if last is None else last.error,
+        next_check=next_check,
+    )
 
 
 Status = Callable[[], Sequence[OfferStatus]]
