@@ -24,6 +24,7 @@ import json
 import random
 import signal
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 
 from aiohttp import web
@@ -49,76 +50,77 @@ def _money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
 
-def _filler(seed: int, size: int) -> str:
-    """A block of nav links, product tiles with decoy prices, reviews and inline scripts."""
+def _fill(chunk: Callable[[random.Random, int, int], str], seed: int, size: int) -> str:
+    """At least ``size`` characters of ``chunk(rnd, seed, n)`` for n = 1, 2, ..."""
     rnd = random.Random(seed)
     parts: list[str] = []
     total = 0
     n = 0
     while total < size:
         n += 1
-        words = " ".join(rnd.choice(_WORDS) for _ in range(8))
-        kind = n % 4
-        if kind == 0:
-            chunk = (f'<li class="nav-item"><a href="/c/{seed}/{n}" title="{words}">'
-                     f"{words.title()}</a></li>\n")
-        elif kind == 1:
-            decoy = Decimal(rnd.randint(100, 99_999)) / 100
-            chunk = (f'<div class="tile" data-id="{seed}-{n}"><img src="/img/{n}.jpg" '
-                     f'alt="{words}"><a href="/p/r{n}">{words.title()}</a>'
-                     f'<span class="tile-price">{_money(decoy)}</span></div>\n')
-        elif kind == 2:
-            chunk = (f'<article class="review"><h4>{words}</h4><p>{words} {words} '
-                     f"{words}.</p><span class=\"stars\">{rnd.randint(1, 5)}</span></article>\n")
-        else:
-            chunk = (f'<script>window.__track && __track("{seed}-{n}", '
-                     f'{{"w": "{words}", "n": {n}}});</script>\n')
-        parts.append(chunk)
-        total += len(chunk)
+        part = chunk(rnd, seed, n)
+        parts.append(part)
+        total += len(part)
     return "".join(parts)
 
 
-def _dense_filler(seed: int, size: int) -> str:
+def _plain_chunk(rnd: random.Random, seed: int, n: int) -> str:
+    """Nav links, product tiles with decoy prices, reviews and inline scripts, in turn."""
+    words = " ".join(rnd.choice(_WORDS) for _ in range(8))
+    kind = n % 4
+    if kind == 0:
+        chunk = (f'<li class="nav-item"><a href="/c/{seed}/{n}" title="{words}">'
+                 f"{words.title()}</a></li>\n")
+    elif kind == 1:
+        decoy = Decimal(rnd.randint(100, 99_999)) / 100
+        chunk = (f'<div class="tile" data-id="{seed}-{n}"><img src="/img/{n}.jpg" '
+                 f'alt="{words}"><a href="/p/r{n}">{words.title()}</a>'
+                 f'<span class="tile-price">{_money(decoy)}</span></div>\n')
+    elif kind == 2:
+        chunk = (f'<article class="review"><h4>{words}</h4><p>{words} {words} '
+                 f"{words}.</p><span class=\"stars\">{rnd.randint(1, 5)}</span></article>\n")
+    else:
+        chunk = (f'<script>window.__track && __track("{seed}-{n}", '
+                 f'{{"w": "{words}", "n": {n}}});</script>\n')
+    return chunk
+
+
+def _dense_chunk(rnd: random.Random, seed: int, n: int) -> str:
     """Small elements, as templates built from utility classes and components render them."""
-    rnd = random.Random(seed)
-    parts: list[str] = []
-    total = 0
-    n = 0
-    while total < size:
-        n += 1
-        word = rnd.choice(_WORDS)
-        kind = n % 5
-        if kind == 0:
-            links = "".join(f'<li><a href="/c/{n}/{k}">{rnd.choice(_WORDS)}</a></li>'
-                            for k in range(6))
-            chunk = f'<ul class="menu">{links}</ul>\n'
-        elif kind == 1:
-            decoy = Decimal(rnd.randint(100, 99_999)) / 100
-            stars = "".join('<svg class="h-4 w-4" viewBox="0 0 20 20"><path d="M10 1l3 6 6 1-5 '
-                            '4 1 6-5-3-5 3 1-6-5-4 6-1z"/></svg>' for _ in range(3))
-            chunk = (f'<div class="card flex p-2" data-id="{seed}-{n}"><a href="/p/r{n}" '
-                     f'class="block"><img src="/i/{n}.jpg" alt="" width="64" height="64"></a>'
-                     f'<div class="min-w-0"><p class="truncate">{word}</p><div class="flex">'
-                     f'{stars}<span class="sr-only">rating</span></div><div><span '
-                     f'class="tile-price">{_money(decoy)}</span></div></div></div>\n')
-        elif kind == 2:
-            chunk = "".join(f'<div class="row"><span class="label">{rnd.choice(_WORDS)}</span>'
-                            f'<span class="value">{rnd.randint(1, 999)}</span></div>'
-                            for _ in range(4)) + "\n"
-        elif kind == 3:
-            chunk = (f'<button type="button" class="chip"><i class="icon icon-{word}"></i>'
-                     f'<span>{word}</span></button><input type="hidden" name="v{n}" '
-                     f'value="{n}"><br>\n')
-        else:
-            text = " ".join(rnd.choice(_WORDS) for _ in range(40))
-            chunk = (f'<p class="text-sm"><b>{word}</b> {text} <em>{rnd.choice(_WORDS)}</em> '
-                     f'<a href="/t/{n}">more</a></p>\n')
-        parts.append(chunk)
-        total += len(chunk)
-    return "".join(parts)
+    word = rnd.choice(_WORDS)
+    kind = n % 5
+    if kind == 0:
+        links = "".join(f'<li><a href="/c/{n}/{k}">{rnd.choice(_WORDS)}</a></li>'
+                        for k in range(6))
+        chunk = f'<ul class="menu">{links}</ul>\n'
+    elif kind == 1:
+        decoy = Decimal(rnd.randint(100, 99_999)) / 100
+        stars = "".join('<svg class="h-4 w-4" viewBox="0 0 20 20"><path d="M10 1l3 6 6 1-5 '
+                        '4 1 6-5-3-5 3 1-6-5-4 6-1z"/></svg>' for _ in range(3))
+        chunk = (f'<div class="card flex p-2" data-id="{seed}-{n}"><a href="/p/r{n}" '
+                 f'class="block"><img src="/i/{n}.jpg" alt="" width="64" height="64"></a>'
+                 f'<div class="min-w-0"><p class="truncate">{word}</p><div class="flex">'
+                 f'{stars}<span class="sr-only">rating</span></div><div><span '
+                 f'class="tile-price">{_money(decoy)}</span></div></div></div>\n')
+    elif kind == 2:
+        chunk = "".join(f'<div class="row"><span class="label">{rnd.choice(_WORDS)}</span>'
+                        f'<span class="value">{rnd.randint(1, 999)}</span></div>'
+                        for _ in range(4)) + "\n"
+    elif kind == 3:
+        chunk = (f'<button type="button" class="chip"><i class="icon icon-{word}"></i>'
+                 f'<span>{word}</span></button><input type="hidden" name="v{n}" '
+                 f'value="{n}"><br>\n')
+    else:
+        text = " ".join(rnd.choice(_WORDS) for _ in range(40))
+        chunk = (f'<p class="text-sm"><b>{word}</b> {text} <em>{rnd.choice(_WORDS)}</em> '
+                 f'<a href="/t/{n}">more</a></p>\n')
+    return chunk
 
 
-STYLES = {"plain": _filler, "dense": _dense_filler}
+STYLES: dict[str, Callable[[int, int], str]] = {
+    "plain": lambda seed, size: _fill(_plain_chunk, seed, size),
+    "dense": lambda seed, size: _fill(_dense_chunk, seed, size),
+}
 
 
 class Catalog:
