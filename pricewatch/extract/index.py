@@ -36,13 +36,15 @@ def _query(words: tuple[str, ...]) -> str:
         [f"[class*={word} i]" for word in words]
         + ["[id]"]
         + [f"[{attr}]" for attr in _PROPS]
-        + sorted(_CART_TAGS)
+        + sorted(_CART_TAGS | _BY_TAG)
     )
 
 
-# Filed by tag alone: ``tags()`` walks the tree comparing tag ids, a fraction of what one more
-# entry of the selector list costs per element (bench/throughput.py, dense pages).
-_BY_TAG = ("meta", "h1", "title")
+# Filed by tag from the same query. A type selector is an integer compare per element inside
+# the one pass the query makes anyway, while ``tags(name)`` makes a pass of its own per name
+# with a string compare at every node: three of them cost about what the whole query did
+# (bench/profile.py, dense pages).
+_BY_TAG = frozenset(["meta", "h1", "title"])
 
 
 _QUERY = _query(_PRICE_WORDS + _STOCK_WORDS + _CONTROL_WORDS)
@@ -64,7 +66,7 @@ class PageIndex:
     metas: list[LexborNode] = field(default_factory=list)
     h1: list[LexborNode] = field(default_factory=list)
     title: LexborNode | None = None
-    hits: set[int] = field(default_factory=set)  # mem_id of every element filed above
+    hits: set[int] = field(default_factory=set)  # mem_id of every element the query hit
 
 
 def _roles(cls: str | None, ident: str | None) -> int:
@@ -103,6 +105,7 @@ def build(tree: LexborHTMLParser, *, prices: bool = True) -> PageIndex:
     """Run the query once and file the hits; without ``prices``, ``priced`` stays empty."""
     idx = PageIndex()
     priced, stock, controls, props = idx.priced, idx.stock, idx.controls, idx.props
+    metas, h1 = idx.metas, idx.h1
     seen = idx.hits
     cache = _ROLES
     _known_names(tree)
@@ -134,11 +137,13 @@ def build(tree: LexborHTMLParser, *, prices: bool = True) -> PageIndex:
             controls.append(el)
         if "itemprop" in attrs or "property" in attrs or "itemscope" in attrs:
             props.append(el)
-    metas, h1, titles = (tree.tags(tag) for tag in _BY_TAG)
-    idx.metas.extend(metas)
-    idx.h1.extend(h1)
-    idx.title = titles[0] if titles else None
-    seen.update(el.mem_id for el in (*metas, *h1, *titles[:1]))
+        if tag in _BY_TAG:
+            if tag == "meta":
+                metas.append(el)
+            elif tag == "h1":
+                h1.append(el)
+            elif idx.title is None:
+                idx.title = el
     return idx
 
 

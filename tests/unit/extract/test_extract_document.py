@@ -231,3 +231,16 @@ def test_index_leaves_the_page_as_it_was() -> None:
     assert idx.props == []
     assert tree.css("[itemprop], [property], [itemscope]") == []
     assert tree.html == before
+
+
+@given(st.lists(st.sampled_from(["<svg>", "</svg>", "<script>1</script>", "<style>p{}</style>",
+                                 "<div>", "</div>", "<p>x</p>", "<svg><script>2</script>",
+                                 "<svg><svg><style>q{}</style>"]), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_stripping_removes_every_heavy_element_however_nested(parts: list[str]) -> None:
+    """Scripts and styles inside svgs, and svgs inside svgs, are all removed, and the rest of
+    the page stays."""
+    tree = parse_tree("<html><body><b>keep</b>" + "".join(parts) + "</body></html>")
+    assert tree is not None
+    assert tree.css("script, style, svg") == []
+    assert tree.css_first("b") is not None
