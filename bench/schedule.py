@@ -73,7 +73,7 @@ async def measure(config_path: Path, interval: int) -> dict[str, float]:
             kwargs["on_lag"] = lags.append
             super().__init__(*args, **kwargs)
 
-    daemon.Scheduler = Recording  # type: ignore[misc]
+    daemon.Scheduler = Recording  # type: ignore[attr-defined]
     settings = config.load(config_path)
     d = daemon.Daemon(settings, handle_signals=False)
     original = recorder.Recorder.record

@@ -1,4 +1,4 @@
-"""Throughput and cost, side by side in one run: the tutorial way, Scrapy, ``pricewatch once``.
+"""Throughput and cost in one run: the floor, the tutorial way, Scrapy, ``pricewatch once``.
 
 Starts the load shop (its own process, 20 loopback hosts, artificial latency) once per page
 style (``plain``: large blocks; ``dense``: thousands of small elements per page), then runs
@@ -10,9 +10,11 @@ Two views of every run: *in-process*, the timed phase each contender reports abo
 (first request to last commit), and *whole process*, what ``wait4`` (and so ``/usr/bin/time``)
 sees from spawn to exit: imports, config, migrations, exit, and every child process (the
 extraction workers) included. The ``once`` contender is ``pricewatch once`` itself on a config
-file, measured only from outside. Peak RSS is reported twice: ``ru_maxrss`` (the largest single
-process, what ``/usr/bin/time`` prints) and the peak of the process tree's summed RSS (sampled);
-the targets use the sum. ``cores`` is whole-process CPU over wall time.
+file, measured only from outside. The ``floor`` fetches every page and discards it (see
+``bench/floor.py``): the fraction of the latency bound any client reaches on this machine and
+load shop, beside which the others' fractions read. Peak RSS is reported twice: ``ru_maxrss``
+(the largest single process, what ``/usr/bin/time`` prints) and the peak of the process tree's
+summed RSS (sampled); the targets use the sum. ``cores`` is whole-process CPU over wall time.
 
 The tutorial way runs at about 16 pages/s, so it gets ``--tutorial-pages`` pages per run (its
 per-page figures and rate do not depend on the count); the others get ``--pages``. Bytecode is
@@ -40,14 +42,14 @@ from pathlib import Path
 from bench.harness import ROOT, Run, Shop, run_contender
 from bench.loadshop import STYLES, url_of
 
-CONTENDERS = {"tutorial": "tutorial", "scrapy": "scrapy_contender",
+CONTENDERS = {"floor": "floor", "tutorial": "tutorial", "scrapy": "scrapy_contender",
               "pricewatch": "pricewatch_contender", "once": "once_contender"}
 # Projections, run only when asked for by name: pricewatch with the profiled hot spot removed.
 WHAT_IF = {"pricewatch-noavail": ("pricewatch_contender", ["--what-if", "no-availability"]),
            "pricewatch-noextract": ("pricewatch_contender", ["--what-if", "no-extract"]),
            # The single-process engine (extraction threads), for the comparison with workers.
            "once-threads": ("once_contender", ["--workers", "0"])}
-DEFAULT = "tutorial,scrapy,once"
+DEFAULT = "floor,tutorial,scrapy,once"
 
 
 def _median(runs: list[Run], key: Callable[[Run], float]) -> float:
@@ -81,7 +83,7 @@ def _table(med: dict[str, dict[str, float]], bound: float) -> None:
         print(f"{name:<16}{m['pages']:>6.0f}{rate:>9.1f}{rate / bound:>9.0%}"
               f"{m['whole_cpu_ms_per_page']:>12.2f}{m['cores']:>7.2f}"
               f"{m['whole_max_rss_mb']:>10.1f}{m['tree_rss_mb']:>12.1f}"
-              f"{m['correct_fraction']:>9.1%}")
+              + (f"{'-':>9}" if name == "floor" else f"{m['correct_fraction']:>9.1%}"))
 
 
 def _ratios(med: dict[str, dict[str, float]], name: str, bound: float) -> None:
@@ -90,6 +92,9 @@ def _ratios(med: dict[str, dict[str, float]], name: str, bound: float) -> None:
         return
     rate, cpu, rss = m["whole_pages_per_second"], m["whole_cpu_ms_per_page"], m["tree_rss_mb"]
     print(f"{name}: {rate / bound:.0%} of the latency bound", end="")
+    if "floor" in med:
+        print(f" ({rate / med['floor']['whole_pages_per_second']:.0%} of the floor's pages/s)",
+              end="")
     for other in ("tutorial", "scrapy"):
         if other in med and other != name:
             o = med[other]
@@ -109,7 +114,7 @@ def print_report(med: dict[str, dict[str, float]], *, args: argparse.Namespace, 
     print("whole process (spawn to exit, child processes included, as /usr/bin/time sees it):")
     _table(med, bound)
     for name in med:
-        if name not in ("tutorial", "scrapy"):
+        if name not in ("floor", "tutorial", "scrapy"):
             _ratios(med, name, bound)
     if "pricewatch" in med:
         m = med["pricewatch"]
@@ -121,8 +126,12 @@ def print_report(med: dict[str, dict[str, float]], *, args: argparse.Namespace, 
     rate, cpu, rss = once["whole_pages_per_second"], once["whole_cpu_ms_per_page"], \
         once["tree_rss_mb"]
     print("targets (pricewatch once, whole process):")
+    floor = med.get("floor")
     _target(f"pages/s >= 90% of the latency bound ({0.9 * bound:.0f})", rate >= 0.9 * bound,
-            f"{rate:.0f} ({rate / bound:.0%})")
+            f"{rate:.0f} ({rate / bound:.0%})" + (
+                "" if floor is None else
+                f"; the floor, fetching only: {floor['whole_pages_per_second']:.0f}"
+                f" ({floor['whole_pages_per_second'] / bound:.0%})"))
     if "scrapy" in med:
         s = med["scrapy"]
         cpu_ratio = cpu / s["whole_cpu_ms_per_page"]
