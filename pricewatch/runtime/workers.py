@@ -2,9 +2,10 @@
 
 One Python process runs its Python code on one core, and parsing and searching a page is most
 of a check's CPU. ``ProcessExtractor`` runs extraction in ``workers`` child processes (fresh
-interpreters that import only ``pricewatch.extract``); the event loop keeps fetching. Pages go
-to a worker as UTF-8 bytes over its stdin pipe and come back as a small ``Extraction``, so a
-round of 200 KB pages moves ~200 KB per check through a pipe and ~200 bytes back.
+interpreters that import only ``pricewatch.extract``); the event loop keeps fetching. A page
+goes to a worker as UTF-8 bytes copied into a slot of a memory file both processes map (one
+per worker, a slot per page it may have queued; a larger page through its stdin pipe), a
+small frame through the pipe says which, and the answer comes back as a small ``Extraction``.
 
 Extraction keeps its guarantee across the process boundary: it never raises for page content.
 A worker that dies (a crash in a C parser, the OOM killer, a signal) is replaced; the page it
@@ -25,6 +26,7 @@ import collections
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import pickle
 import sys
@@ -35,7 +37,7 @@ from typing import Protocol, Self
 
 from pricewatch.errors import WorkerError
 from pricewatch.models import Extraction, ExtractSpec
-from pricewatch.runtime.worker_main import FRAME, HEADER, PIPE_BYTES
+from pricewatch.runtime.worker_main import FRAME, HEADER, INLINE, PIPE_BYTES, SLOT_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +95,46 @@ class ThreadExtractor:
 class _Job:
     number: int
     meta: bytes  # the pickle of (number, url, spec)
-    body: bytes  # the page, UTF-8
+    body: bytes  # the page, UTF-8 (kept until answered: a dead worker's pages go to another)
     future: asyncio.Future[Extraction]
+    slot: int = INLINE  # where the worker it was sent to reads the body
 
 
 class _Worker:
-    """One child process and the jobs it has been sent, oldest first (it works in order)."""
+    """One child process, its page buffer (None: pages go through the pipe) and the jobs it
+    has been sent, oldest first (it works in order)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, pages: mmap.mmap | None) -> None:
         self.proc = proc
+        self.pages = pages
+        self.free = list(range(_DEPTH)) if pages is not None else []  # buffer slots
         self.sent: collections.deque[_Job] = collections.deque()
         self.slots = asyncio.Semaphore(_DEPTH)
+
+    def send(self, job: _Job) -> None:
+        """Write ``job`` to the worker: its body into a free slot when it fits, else inline."""
+        stdin = self.proc.stdin
+        assert stdin is not None
+        size = len(job.body)
+        job.slot = self.free.pop() if self.free and size <= SLOT_BYTES else INLINE
+        self.sent.append(job)
+        if job.slot == INLINE:
+            _send(stdin, (FRAME.pack(len(job.meta), size, INLINE), job.meta, job.body))
+            return
+        assert self.pages is not None
+        start = job.slot * SLOT_BYTES
+        self.pages[start:start + size] = job.body
+        _send(stdin, (FRAME.pack(len(job.meta), size, job.slot), job.meta))
+
+    def answered(self) -> _Job | None:
+        """The oldest job, now answered, its slot free again (the worker copied the body out
+        before answering)."""
+        if not self.sent:
+            return None
+        job = self.sent.popleft()
+        if job.slot != INLINE:
+            self.free.append(job.slot)
+        return job
 
 
 class ProcessExtractor:
@@ -164,7 +195,7 @@ class ProcessExtractor:
         failures = 0
         while not self._closing:
             try:
-                proc = await _spawn()
+                proc, pages = await _spawn()
             except OSError as exc:
                 delay = _RESPAWN_BACKOFF[min(failures + 1, len(_RESPAWN_BACKOFF) - 1)]
                 failures += 1
@@ -173,7 +204,7 @@ class ProcessExtractor:
                 self._fail_waiting(f"extraction worker could not start: {exc}")
                 await asyncio.sleep(delay)
                 continue
-            worker = _Worker(proc)
+            worker = _Worker(proc, pages)
             self._workers.add(worker)
             started = asyncio.get_running_loop().time()
             try:
@@ -181,6 +212,8 @@ class ProcessExtractor:
             finally:
                 self._workers.discard(worker)
                 await _stop(proc)
+                if pages is not None:
+                    pages.close()
             if self._closing:
                 return
             code = proc.returncode
@@ -224,9 +257,8 @@ class ProcessExtractor:
                 if job.future.done():  # its check was cancelled while it waited
                     worker.slots.release()
                     continue
-                worker.sent.append(job)
                 try:
-                    _send(stdin, (FRAME.pack(len(job.meta), len(job.body)), job.meta, job.body))
+                    worker.send(job)
                     await stdin.drain()
                 except (ConnectionError, BrokenPipeError):
                     break
@@ -252,7 +284,7 @@ class ProcessExtractor:
                 number, outcome = pickle.loads(await stdout.readexactly(size))
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
-            job = worker.sent.popleft() if worker.sent else None
+            job = worker.answered()
             worker.slots.release()
             if job is None or job.number != number or job.future.done():
                 continue
@@ -281,16 +313,43 @@ class ProcessExtractor:
                 job.future.set_exception(WorkerError(reason))
 
 
-async def _spawn() -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pricewatch.runtime.worker_main",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=PIPE_BYTES)
+def _page_buffer() -> tuple[int, mmap.mmap] | None:
+    """A memory file of ``_DEPTH`` page slots and this process's mapping of it, or None where
+    the system has no memory files (pages then go through the pipe)."""
+    try:
+        fd = os.memfd_create("pricewatch-pages", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+    try:
+        os.ftruncate(fd, _DEPTH * SLOT_BYTES)
+        return fd, mmap.mmap(fd, _DEPTH * SLOT_BYTES)
+    except OSError:
+        os.close(fd)
+        return None
+
+
+async def _spawn() -> tuple[asyncio.subprocess.Process, mmap.mmap | None]:
+    buffer = _page_buffer()
+    args = ["--pages", str(buffer[0])] if buffer is not None else []
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pricewatch.runtime.worker_main", *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=PIPE_BYTES,
+            pass_fds=(buffer[0],) if buffer is not None else ())
+    except BaseException:
+        if buffer is not None:
+            buffer[1].close()
+        raise
+    finally:
+        if buffer is not None:
+            os.close(buffer[0])  # the child has its own; the mappings keep the memory
+    pages = buffer[1] if buffer is not None else None
     if proc.stdin is not None:
         pipe = proc.stdin.transport.get_extra_info("pipe")
         # A page in one write instead of sixteen 64 KB ones (the pipe is shared by both ends).
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    return proc
+    return proc, pages
 
 
 def _send(stdin: asyncio.StreamWriter, parts: tuple[bytes, ...]) -> None:

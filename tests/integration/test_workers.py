@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -48,6 +49,27 @@ async def test_workers_extract_what_the_process_itself_extracts() -> None:
                                        for _ in range(6)))
     assert {(f.price, f.currency, f.title) for f in found} == {(Decimal("12.50"), "USD",
                                                                 "Kettle")}
+
+
+def _page(cents: int, padding: int) -> str:
+    return (f'<html><body><h1>Kettle</h1><p>{"x" * padding}</p>'
+            f'<span class="price">${cents // 100}.{cents % 100:02d}</span></body></html>')
+
+
+async def test_pages_in_the_shared_buffer_and_through_the_pipe_keep_their_own_answers() -> None:
+    """Pages that fit a slot of the shared buffer and pages too large for one, queued at once
+    on two workers: every answer is its own page's price (a slot reused too early, or a
+    frame read as the wrong kind, would give another page's price or none), and each worker
+    maps the buffer."""
+    pages = {cents: _page(cents, 2_000_000 if cents % 5 == 0 else 150_000 + cents)
+             for cents in range(1001, 1041)}
+    async with ProcessExtractor(2) as extractor:
+        found = await asyncio.gather(*(extractor.extract(page, url="http://shop/p", spec=SPEC)
+                                       for page in pages.values()))
+        maps = [Path(f"/proc/{pid}/maps").read_text(encoding="ascii") for pid in extractor.pids]
+    assert [f.price for f in found] == [Decimal(c) / 100 for c in pages]
+    assert len(maps) == 2
+    assert all("memfd:pricewatch-pages" in m for m in maps)
 
 
 async def test_bad_page_content_is_a_result_and_a_bad_rule_raises_as_in_process() -> None:
