@@ -56,6 +56,10 @@ def _page(cents: int, padding: int) -> str:
             f'<span class="price">${cents // 100}.{cents % 100:02d}</span></body></html>')
 
 
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text(encoding="ascii")
+
+
 async def test_pages_in_the_shared_buffer_and_through_the_pipe_keep_their_own_answers() -> None:
     """Pages that fit a slot of the shared buffer and pages too large for one, queued at once
     on two workers: every answer is its own page's price (a slot reused too early, or a
@@ -66,7 +70,7 @@ async def test_pages_in_the_shared_buffer_and_through_the_pipe_keep_their_own_an
     async with ProcessExtractor(2) as extractor:
         found = await asyncio.gather(*(extractor.extract(page, url="http://shop/p", spec=SPEC)
                                        for page in pages.values()))
-        maps = [Path(f"/proc/{pid}/maps").read_text(encoding="ascii") for pid in extractor.pids]
+        maps = [_maps(pid) for pid in extractor.pids]
     assert [f.price for f in found] == [Decimal(c) / 100 for c in pages]
     assert len(maps) == 2
     assert all("memfd:pricewatch-pages" in m for m in maps)
