@@ -64,7 +64,9 @@ def serve(stdin: int = 0, stdout: int = 1, pages: mmap.mmap | None = None) -> in
     # checks with these workers and shuts them down in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    import pricewatch.extract  # noqa: F401  (before the first page, not during it)
+    # The extractors load before the first page, not during it (the package itself loads
+    # its names on first use).
+    from pricewatch.extract import extract  # noqa: F401
 
     while True:
         header = _read_exactly(stdin, FRAME.size)
