@@ -95,3 +95,15 @@ def _sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT construct (the one with ``on_conflict_*``) for ``dialect``, by
+    name (the writer's upserts are the same statement on both databases)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

@@ -15,26 +15,39 @@ passes through unchanged.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import asyncpg
 from sqlalchemy import exc as sa
 
 from pricewatch.errors import PricewatchError, StorageError, StorageUnavailable
 from pricewatch.redact import mask_url
 
-# asyncpg errors that mean "the connection or the server is away", not "this statement is bad".
-_ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,  # statement_timeout
-    asyncpg.AdminShutdownError,
-    asyncpg.ConnectionDoesNotExistError,
-)
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _asyncpg() -> ModuleType | None:
+    """asyncpg, if loaded: an asyncpg error exists only once the driver is, and a SQLite-only
+    process (a short ``once``) does not pay for its import."""
+    return sys.modules.get("asyncpg")
+
+
+def _asyncpg_unavailable(asyncpg: ModuleType) -> tuple[type[BaseException], ...]:
+    """asyncpg errors that mean "the connection or the server is away", not "this statement
+    is bad"."""
+    return (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.QueryCanceledError,  # statement_timeout
+        asyncpg.AdminShutdownError,
+        asyncpg.ConnectionDoesNotExistError,
+    )
 # SQLite reports a missing table and a locked file with the same exception class.
 _SQLITE_PERMANENT = ("no such table", "no such column", "syntax error", "not a database",
                      "readonly database", "constraint failed", "datatype mismatch")
@@ -62,9 +75,11 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _temporary(exc: BaseException) -> bool:
+    asyncpg = _asyncpg()
     for link in _chain(exc):
-        if isinstance(link, asyncpg.PostgresError | asyncpg.InterfaceError):
-            return isinstance(link, _ASYNCPG_UNAVAILABLE)
+        if asyncpg is not None and isinstance(link, asyncpg.PostgresError
+                                              | asyncpg.InterfaceError):
+            return isinstance(link, _asyncpg_unavailable(asyncpg))
         if isinstance(link, sqlite3.Error):
             text = str(link).lower()
             return isinstance(link, sqlite3.OperationalError) and not any(
@@ -76,10 +91,18 @@ def _temporary(exc: BaseException) -> bool:
     return isinstance(exc, sa.OperationalError | sa.InterfaceError)
 
 
+def _driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLAlchemy's, asyncpg's or sqlite3's."""
+    if isinstance(exc, sa.SQLAlchemyError | sqlite3.Error):
+        return True
+    asyncpg = _asyncpg()
+    return asyncpg is not None and isinstance(exc, asyncpg.PostgresError
+                                              | asyncpg.InterfaceError)
+
+
 def is_storage_exception(exc: BaseException) -> bool:
     """Whether ``exc`` came from the database layer (not a bug elsewhere)."""
-    return isinstance(exc, sa.SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError
-                      | sqlite3.Error | OSError | TimeoutError)
+    return _driver_error(exc) or isinstance(exc, OSError | TimeoutError)
 
 
 _DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "alembic",
@@ -89,8 +112,7 @@ _DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "alembic",
 def raised_by_database(exc: BaseException) -> bool:
     """Whether ``exc`` is a database library's error, or an OSError or timeout raised inside
     database code (a socket error elsewhere, such as a port in use, is not a database error)."""
-    if isinstance(exc, sa.SQLAlchemyError | asyncpg.PostgresError | asyncpg.InterfaceError
-                  | sqlite3.Error):
+    if _driver_error(exc):
         return True
     return any(str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES)
                for frame, _line in traceback.walk_tb(exc.__traceback__))

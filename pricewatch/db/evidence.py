@@ -5,12 +5,11 @@ offer, so a check pays an integer for them, not a hundred bytes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pricewatch.db.engine import dialect_insert
 from pricewatch.db.tables import EVIDENCE_LIMIT, evidence
 
 
@@ -33,8 +32,7 @@ async def evidence_ids(conn: AsyncConnection, texts: Iterable[str]) -> dict[str,
     found = await _known(conn, wanted)
     missing = wanted - found.keys()
     if missing:
-        insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        await conn.execute(insert(evidence).on_conflict_do_nothing(),
+        await conn.execute(dialect_insert(conn.dialect.name)(evidence).on_conflict_do_nothing(),
                            [{"text": t} for t in sorted(missing)])
         found.update(await _known(conn, missing))
     return found

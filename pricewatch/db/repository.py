@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Row, Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pricewatch.db.engine import dialect_insert
 from pricewatch.db.evidence import bounded, evidence_ids
 from pricewatch.db.ids import OfferIds
 from pricewatch.db.rollup import add_days
@@ -161,13 +162,9 @@ def _insert_checks(conn: AsyncConnection, slotted: bool) -> Any:
     already stored is dropped, as a check retried after its replica was thought dead."""
     if not slotted:
         return insert(checks)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
-    return upsert(checks).on_conflict_do_nothing(index_elements=[checks.c.offer_id,
-                                                                 checks.c.slot],
-                                                 index_where=checks.c.slot.isnot(None))
+    return dialect_insert(conn.dialect.name)(checks).on_conflict_do_nothing(
+        index_elements=[checks.c.offer_id, checks.c.slot],
+        index_where=checks.c.slot.isnot(None))
 
 
 async def _slots_not_stored(conn: AsyncConnection,

@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pricewatch.db.engine import dialect_insert
 from pricewatch.db.tables import check_days
 from pricewatch.models import Check, Outcome
 
@@ -68,8 +68,7 @@ def summarize(rows: Iterable[tuple[int, Check]]) -> dict[tuple[int, str, int], _
 
 
 def _upsert(dialect: str) -> Any:
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(check_days)
+    stmt = dialect_insert(dialect)(check_days)
     new, old = stmt.excluded, check_days.c
     earlier = new.first_at < old.first_at
     later = new.last_at >= old.last_at  # a later batch wins a tie, as a later id would
