@@ -22,7 +22,7 @@ import math
 import random
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -90,6 +90,14 @@ class Due:
     timezone: str = "UTC"
 
 
+JobFunc = Callable[[str], Awaitable[None]]
+_DRIVER = "pricewatch-slots"
+_NONE = math.nan
+_SHIFT = 24  # up to 8 million offers
+_MASK = (1 << _SHIFT) - 1
+_LAST_SHIFT = _SHIFT + 64  # above a 64-bit key hash
+
+
 def _hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
@@ -125,53 +133,56 @@ def grid_phases(offers: Iterable[Gridded]) -> dict[str, float]:
     return phase
 
 
-def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> list[Plan]:
-    """Plan every offer's first runs (see the module docstring)."""
+def plan(offers: Iterable[Due], now: datetime, *, catch_up_window: float) -> Iterator[Plan]:
+    """Plan every offer's first runs (see the module docstring), one at a time: the caller
+    hands each to the scheduler, so a catalogue's plans never all exist at once (at 100,000
+    new offers they were a large share of the daemon's peak memory, bench/daemon_memory.py)."""
     offers = list(offers)
     phase = grid_phases(offers)
 
-    plans: list[Plan] = []
-    overdue: list[tuple[Due, datetime]] = []
+    # Overdue offers, each as one int ordering them by (last checked, never first; key hash;
+    # position): sorted once all are known, at a fraction of a tuple's memory per offer.
+    overdue: list[int] = []
     epoch = now.timestamp()
-    for offer in offers:
+    for position, offer in enumerate(offers):
         if offer.cron is not None:
             trigger = CronTrigger.from_crontab(offer.cron, timezone=offer.timezone)
             start = trigger.get_next_fire_time(None, now) or now
             late = offer.last_checked is None
-            plans.append(Plan(offer.key, offer.interval, start, now if late else None,
-                              offer.cron, offer.timezone))
+            yield Plan(offer.key, offer.interval, start, now if late else None,
+                       offer.cron, offer.timezone)
             continue
-        interval = offer.interval
-        k = math.floor((epoch - phase[offer.key]) / interval) + 1
-        next_slot = datetime.fromtimestamp(phase[offer.key] + k * interval, UTC)
+        next_slot = _next_slot(phase[offer.key], offer.interval, epoch)
         # Waiting for the next slot is fine if the gap since the last check stays within one
         # and a half intervals; otherwise the offer is overdue and gets a catch-up run.
         if offer.last_checked is not None and (
             next_slot - offer.last_checked
-        ).total_seconds() <= 1.5 * interval:
-            plans.append(Plan(offer.key, interval, next_slot))
+        ).total_seconds() <= 1.5 * offer.interval:
+            yield Plan(offer.key, offer.interval, next_slot)
         else:
-            overdue.append((offer, next_slot))
+            checked = offer.last_checked
+            last = 0 if checked is None else 1 + max(0, math.floor(checked.timestamp() * 1000))
+            overdue.append(last << _LAST_SHIFT | _hash(offer.key) << _SHIFT | position)
 
-    overdue.sort(key=lambda item: (item[0].last_checked or datetime.min.replace(tzinfo=UTC),
-                                   _hash(item[0].key)))
+    overdue.sort()
     n = len(overdue)
-    for i, (offer, next_slot) in enumerate(overdue):
+    for i, entry in enumerate(overdue):
+        offer = offers[entry & _MASK]
         window = min(offer.interval, catch_up_window)
         catch_up = now + timedelta(seconds=(i + 0.5) / n * window)
-        start = next_slot
+        start = _next_slot(phase[offer.key], offer.interval, epoch)
         # Keep at least half an interval between the catch-up run and the first regular slot.
         while (start - catch_up).total_seconds() < offer.interval / 2:
             start += timedelta(seconds=offer.interval)
-        plans.append(Plan(offer.key, offer.interval, start, catch_up))
-    return plans
+        yield Plan(offer.key, offer.interval, start, catch_up)
 
 
-JobFunc = Callable[[str], Awaitable[None]]
-_DRIVER = "pricewatch-slots"
-_NONE = math.nan
-_SHIFT = 24  # up to 8 million offers
-_MASK = (1 << _SHIFT) - 1
+def _next_slot(phase: float, interval: float, epoch: float) -> datetime:
+    """The first slot of the grid ``phase + k * interval`` after ``epoch``."""
+    k = math.floor((epoch - phase) / interval) + 1
+    return datetime.fromtimestamp(phase + k * interval, UTC)
+
+
 
 
 def _entry(when: float, index: int, is_catch_up: int) -> int:

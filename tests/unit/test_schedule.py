@@ -46,7 +46,7 @@ def test_new_and_overdue_offers_catch_up_within_the_window() -> None:
     slots follow at least half an interval later."""
     dues = [Due(f"new{i}", HOUR) for i in range(100)]
     dues += [Due(f"old{i}", HOUR, NOW - timedelta(hours=5)) for i in range(100)]
-    plans = plan(dues, NOW, catch_up_window=300)
+    plans = list(plan(dues, NOW, catch_up_window=300))
     catch_ups = sorted(p.catch_up for p in plans if p.catch_up is not None)
     assert len(catch_ups) == 200
     assert catch_ups[0] > NOW
@@ -65,7 +65,7 @@ def test_intervals_are_spread_independently() -> None:
     """Offers with different intervals each spread over their own interval."""
     dues = [Due(f"a{i}", 60.0, NOW) for i in range(60)] + [Due(f"b{i}", 600.0, NOW)
                                                             for i in range(60)]
-    plans = plan(dues, NOW, catch_up_window=300)
+    plans = list(plan(dues, NOW, catch_up_window=300))
     a = sorted((p.start - NOW).total_seconds() for p in plans if p.key.startswith("a"))
     b = sorted((p.start - NOW).total_seconds() for p in plans if p.key.startswith("b"))
     assert a[-1] - a[0] > 55
