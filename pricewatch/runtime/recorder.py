@@ -163,7 +163,7 @@ async def recording(
     *,
     offer_of: Callable[[str], Offer | None],
     metrics: Metrics | None = None,
-    keep: int | None = None,
+    keep: int | None = 0,
     state: OfferState | None = None,
     on_check: Callable[[Offer, CheckResult], None] | None = None,
     extractor: Extractor | None = None,
@@ -172,7 +172,9 @@ async def recording(
     delivery: tuple[Claim, float] | None = None,
 ) -> AsyncIterator[Recording]:
     """Start fetcher, extractor (``extractor``, started by the caller, or one of the config's
-    ``workers`` started here), writer and alerts; on leaving, write what is left,
+    ``workers`` started here), writer and alerts; the recorder's summary holds up to ``keep``
+    checks (None: all; by default none, as a daemon's or a replica's run counts its checks
+    but must not hold every one it ever made). On leaving, write what is left,
     judge it, deliver due alerts (each bounded by its grace) and stop them. ``offer_of`` is the
     current config's offer for a key (None once a reload removed it); alerts raised are
     appended to ``raised``; ``delivery``: (the claim, poll seconds) of a cluster replica, which
