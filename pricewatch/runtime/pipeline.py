@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pricewatch.errors import WorkerError
 from pricewatch.models import Check, Extraction, FetchResult, Offer, Outcome, Previous
+from pricewatch.runtime.workers import page_bytes
 
 if TYPE_CHECKING:
     from pricewatch.fetch import Fetcher
@@ -59,8 +60,12 @@ async def check_offer(
         found = None
         if extractor is not None and fetched.outcome is Outcome.OK and not fetched.not_modified:
             # Off the loop: parse cost in the loop once gave 1.6 s of loop lag and false
-            # timeouts; in worker processes it also runs on the other cores.
-            found = await extractor.extract(fetched.text, url=fetched.url, spec=offer.extract)
+            # timeouts; in worker processes it also runs on the other cores. While the page
+            # waits for a worker it is held once, as bytes: with every connection's page
+            # queued that is tens of MB less at the peak (bench/scale.py).
+            page = page_bytes(fetched.text)
+            fetched = replace(fetched, text="")
+            found = await extractor.extract(page, url=fetched.url, spec=offer.extract)
         check = _to_check(offer, fetched, observed_at, started, previous, found=found)
     except WorkerError as exc:  # the extractor logged it; the worker is being replaced
         check = Check(offer.key, observed_at, Outcome.ERROR, http_status=fetched.status,

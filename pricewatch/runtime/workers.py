@@ -46,14 +46,27 @@ _DEPTH = 2  # pages queued per worker: the next page is already in its pipe when
 
 
 class Extractor(Protocol):
-    """Turns a fetched page into an Extraction without blocking the event loop. Use it as
-    ``async with extractor:`` (workers start on entry and stop on exit)."""
+    """Turns a fetched page (its text, or that text as UTF-8 with ``surrogatepass``, see
+    ``page_bytes``) into an Extraction without blocking the event loop. Use it as ``async with
+    extractor:`` (workers start on entry and stop on exit)."""
 
-    async def extract(self, text: str, *, url: str, spec: ExtractSpec) -> Extraction: ...
+    async def extract(self, page: str | bytes, *, url: str, spec: ExtractSpec) -> Extraction:
+        ...
 
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
+
+
+def page_bytes(text: str) -> bytes:
+    """A page's text as the bytes an extractor takes: the caller can then drop the text, so a
+    page waiting for a worker is held once, not as text and bytes both. ``surrogatepass``
+    keeps a lone surrogate from raising; Lexbor reads it as U+FFFD like any other bad byte."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(page: str | bytes) -> str:
+    return page.decode("utf-8", "surrogatepass") if isinstance(page, bytes) else page
 
 
 def worker_count(configured: int | None) -> int:
@@ -78,11 +91,11 @@ class ThreadExtractor:
         count = min(4, os.cpu_count() or 1) if threads is None else threads
         self._pool = ThreadPoolExecutor(max(1, count), thread_name_prefix="extract")
 
-    async def extract(self, text: str, *, url: str, spec: ExtractSpec) -> Extraction:
+    async def extract(self, page: str | bytes, *, url: str, spec: ExtractSpec) -> Extraction:
         from pricewatch.extract import extract
 
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, partial(extract, text, url=url, spec=spec))
+            self._pool, partial(extract, _text(page), url=url, spec=spec))
 
     async def __aenter__(self) -> Self:
         return self
@@ -168,10 +181,11 @@ class ProcessExtractor:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def extract(self, text: str, *, url: str, spec: ExtractSpec) -> Extraction:
+    async def extract(self, page: str | bytes, *, url: str, spec: ExtractSpec) -> Extraction:
         self._numbers += 1
         meta = pickle.dumps((self._numbers, url, spec), protocol=pickle.HIGHEST_PROTOCOL)
-        body = text.encode("utf-8", "surrogatepass")
+        body = page if isinstance(page, bytes) else page_bytes(page)
+        del page  # a str page the caller dropped is freed now, not when the answer comes
         future: asyncio.Future[Extraction] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(self._numbers, meta, body, future))
         return await future

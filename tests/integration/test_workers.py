@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from aiohttp import web
 from pricewatch.config import HttpConfig
 from pricewatch.errors import ExtractionError, WorkerError
 from pricewatch.fetch import Fetcher
-from pricewatch.models import ExtractSpec, FetchOptions, Offer, Outcome
+from pricewatch.models import Extraction, ExtractSpec, FetchOptions, Offer, Outcome
 from pricewatch.runtime.pipeline import check_offer
 from pricewatch.runtime.workers import ProcessExtractor, make_extractor, worker_count
 from tests.conftest import ServeFn
@@ -163,3 +164,55 @@ async def test_a_terminal_ctrl_c_reaches_only_the_parent() -> None:
         assert found.price == Decimal("12.50")
         assert extractor.pids == [pid]
         assert extractor.restarts == 0
+
+
+class _Holding:
+    """An extractor that keeps every page it is given, as the bytes a worker reads, until
+    released: what a busy worker's queue does."""
+
+    def __init__(self) -> None:
+        self.pages: list[bytes] = []
+        self.release = asyncio.Event()
+
+    async def extract(self, page: str | bytes, *, url: str, spec: ExtractSpec) -> Extraction:
+        self.pages.append(page if isinstance(page, bytes) else page.encode())
+        await self.release.wait()
+        return Extraction(None, None, None, error="held")
+
+    async def __aenter__(self) -> _Holding:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+
+
+async def test_a_page_waiting_for_a_worker_is_held_once(serve: ServeFn) -> None:
+    """Ten 1 MB pages fetched and waiting for extraction hold about 10 MB, not 20: the check
+    keeps the page only as the bytes handed to the extractor, not also as its text."""
+    big = "<html><body>" + "x" * 1_000_000 + '<span class="price">$1.00</span></body></html>'
+
+    async def product(_request: web.Request) -> web.Response:
+        return web.Response(text=big, content_type="text/html")
+
+    base = await serve({"/p": product})
+    offers = [Offer(f"k{n}", "K", "shop", f"{base}/p", SPEC,
+                    FetchOptions("test", per_host_delay=0, obey_robots=False), 3600.0)
+              for n in range(10)]
+    holding = _Holding()
+    async with Fetcher(HttpConfig(per_host_delay=0, per_host_concurrency=10)) as fetcher:
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            checks = [asyncio.create_task(check_offer(o, fetcher, extractor=holding))
+                      for o in offers]
+            for _ in range(500):
+                if len(holding.pages) == 10:
+                    break
+                await asyncio.sleep(0.01)
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        holding.release.set()
+        await asyncio.gather(*checks)
+    assert len(holding.pages) == 10
+    assert held < 14_000_000, f"{held / 1e6:.1f} MB held for ten 1 MB pages"
