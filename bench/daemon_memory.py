@@ -12,9 +12,11 @@ extraction worker processes from /proc, and stops it with SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,12 @@ def status(pid: int) -> dict[str, float]:
         if name in ("VmHWM", "VmRSS"):
             out[name] = int(value.split()[0]) / 1024
     return out
+
+
+def _offers_checked(db: Path) -> int:
+    """Offers with at least one stored check (read after the daemon stopped)."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT count(DISTINCT offer_id) FROM checks").fetchone()[0])
 
 
 def children(pid: int) -> list[int]:
@@ -107,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        checked = _offers_checked(work / "pw.db")
     print(f"start-up (to 'pricewatch running'): {startup:.1f}s; at that moment VmHWM "
           f"{after_start['VmHWM']:.0f} MB, VmRSS {after_start['VmRSS']:.0f} MB")
     print(f"after {args.settle:.0f}s of checks: daemon VmHWM {main_mem['VmHWM']:.0f} MB, "
-          f"VmRSS {main_mem['VmRSS']:.0f} MB")
+          f"VmRSS {main_mem['VmRSS']:.0f} MB; {checked} of {args.offers} offers checked by "
+          "then (the daemon keeps each checked offer's last checks: a short --catch-up and a "
+          "long --settle show the fully checked catalogue)")
     if summaries:
         print(f"  the daemon's last minute: {summaries[-1].split('last 60s:', 1)[1].strip()}")
     for pid, mem in workers.items():
