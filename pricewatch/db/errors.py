@@ -48,6 +48,8 @@ def _asyncpg_unavailable(asyncpg: ModuleType) -> tuple[type[BaseException], ...]
         asyncpg.AdminShutdownError,
         asyncpg.ConnectionDoesNotExistError,
     )
+
+
 # SQLite reports a missing table and a locked file with the same exception class.
 _SQLITE_PERMANENT = ("no such table", "no such column", "syntax error", "not a database",
                      "readonly database", "constraint failed", "datatype mismatch")

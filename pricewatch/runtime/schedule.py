@@ -183,8 +183,6 @@ def _next_slot(phase: float, interval: float, epoch: float) -> datetime:
     return datetime.fromtimestamp(phase + k * interval, UTC)
 
 
-
-
 def _entry(when: float, index: int, is_catch_up: int) -> int:
     return math.ceil(when * 1000) << _SHIFT | index << 1 | is_catch_up
 

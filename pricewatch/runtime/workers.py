@@ -185,7 +185,6 @@ class ProcessExtractor:
         self._numbers += 1
         meta = pickle.dumps((self._numbers, url, spec), protocol=pickle.HIGHEST_PROTOCOL)
         body = page if isinstance(page, bytes) else page_bytes(page)
-        del page  # a str page the caller dropped is freed now, not when the answer comes
         future: asyncio.Future[Extraction] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(self._numbers, meta, body, future))
         return await future
